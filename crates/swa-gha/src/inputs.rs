@@ -1,0 +1,247 @@
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+
+use crate::{ActionError, Env};
+
+/// The environment variable the runner sets for input `name`: `INPUT_` + upper case, spaces to
+/// underscores, hyphens kept (`container-name` -> `INPUT_CONTAINER-NAME`).
+pub fn input_env_name(name: &str) -> String {
+    format!("INPUT_{}", name.trim().replace(' ', "_").to_uppercase())
+}
+
+/// Parses an action's arguments from the command line and, for each `--flag` not given there,
+/// from its `INPUT_<FLAG>` variable in `env`. Blank inputs count as not given (the runner sets
+/// every declared input, empty when the workflow leaves it out). Values are trimmed.
+pub fn parse_args<T: clap::Parser>(
+    env: &Env,
+    argv: impl IntoIterator<Item = String>,
+) -> Result<T, ParseError> {
+    let mut argv: Vec<String> = argv.into_iter().collect();
+    let command = T::command();
+    for arg in command.get_arguments() {
+        let Some(long) = arg.get_long() else {
+            continue;
+        };
+        let flag = format!("--{long}");
+        let given = argv
+            .iter()
+            .skip(1)
+            .any(|a| a == &flag || a.starts_with(&format!("{flag}=")));
+        if given {
+            continue;
+        }
+        let Some(value) = env.non_empty(&input_env_name(long)) else {
+            continue;
+        };
+        if matches!(arg.get_action(), clap::ArgAction::SetTrue) {
+            // A switch (`--dry-run` on a terminal) takes `true`/`false` as an input.
+            match parse_bool(value) {
+                Ok(true) => argv.push(flag),
+                Ok(false) => {}
+                Err(reason) => {
+                    return Err(ParseError::Input(ActionError::input(
+                        long,
+                        format!(
+                            "has the value `{value}`, which {}",
+                            reason.trim_start_matches("is ")
+                        ),
+                    )));
+                }
+            }
+        } else {
+            argv.push(format!("{flag}={value}"));
+        }
+    }
+    let mut command = T::command();
+    let matches = command
+        .try_get_matches_from_mut(argv)
+        .map_err(|e| classify(e, &mut command))?;
+    T::from_arg_matches(&matches).map_err(|e| classify(e, &mut command))
+}
+
+/// Why the arguments did not parse: help or version was asked for (exit 0), or bad input.
+#[derive(Debug)]
+pub enum ParseError {
+    Help(String),
+    Input(ActionError),
+}
+
+fn classify(error: clap::Error, command: &mut clap::Command) -> ParseError {
+    let error = error.format(command);
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            ParseError::Help(error.render().to_string())
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let names = context_strings(&error, ContextKind::InvalidArg)
+                .iter()
+                .map(|a| input_name_of(a))
+                .collect::<Vec<_>>();
+            let name = names.first().cloned().unwrap_or_default();
+            let message = if names.len() > 1 {
+                format!(
+                    "is required (so are {}); set it under `with:` in the workflow, or pass --{name}",
+                    names[1..]
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                format!("is required; set it under `with:` in the workflow, or pass --{name}")
+            };
+            ParseError::Input(ActionError::input(&name, message))
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let arg = context_strings(&error, ContextKind::InvalidArg)
+                .first()
+                .map(|a| input_name_of(a))
+                .unwrap_or_default();
+            let value = context_strings(&error, ContextKind::InvalidValue)
+                .first()
+                .cloned()
+                .unwrap_or_default();
+            let reason = std::error::Error::source(&error)
+                .map(|s| s.to_string())
+                .or_else(|| {
+                    let valid = context_strings(&error, ContextKind::ValidValue);
+                    (!valid.is_empty()).then(|| format!("expected one of: {}", valid.join(", ")))
+                })
+                .unwrap_or_else(|| "is not valid".to_string());
+            ParseError::Input(ActionError::input(
+                &arg,
+                format!("has the value `{value}`, which {reason}").replace("which is ", "which "),
+            ))
+        }
+        _ => {
+            let text = error.render().to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            let first = first.trim_start_matches("error: ").to_string();
+            ParseError::Input(ActionError::input("arguments", first))
+        }
+    }
+}
+
+fn context_strings(error: &clap::Error, kind: ContextKind) -> Vec<String> {
+    match error.get(kind) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(v)) => v.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// `--cluster <CLUSTER>` -> `cluster`.
+fn input_name_of(arg: &str) -> String {
+    arg.trim_start_matches('-')
+        .split([' ', '='])
+        .next()
+        .unwrap_or(arg)
+        .to_string()
+}
+
+/// A boolean input, as GitHub's YAML 1.2 core schema writes one: `true`/`True`/`TRUE` or
+/// `false`/`False`/`FALSE`. Anything else (`yes`, `1`) is refused rather than guessed.
+pub fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim() {
+        "true" | "True" | "TRUE" => Ok(true),
+        "false" | "False" | "FALSE" => Ok(false),
+        other => Err(format!("is not a boolean (`{other}`); use true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ExitKind;
+
+    #[derive(clap::Parser, Debug)]
+    struct Args {
+        #[arg(long, required = true)]
+        cluster: String,
+        #[arg(long)]
+        container_name: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, action = clap::ArgAction::Set, value_parser = parse_bool, default_value = "true")]
+        pin_digest: bool,
+        #[arg(long, value_parser = crate::parse_duration, default_value = "15m")]
+        timeout: std::time::Duration,
+    }
+
+    fn argv(extra: &[&str]) -> Vec<String> {
+        std::iter::once("action")
+            .chain(extra.iter().copied())
+            .map(String::from)
+            .collect()
+    }
+
+    fn input_error(r: Result<Args, ParseError>) -> ActionError {
+        match r {
+            Err(ParseError::Input(e)) => e,
+            other => panic!("expected an input error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn inputs_come_from_the_runner_environment() {
+        let env = Env::from_pairs([
+            ("INPUT_CLUSTER", " prod "),
+            ("INPUT_CONTAINER-NAME", "web"),
+            ("INPUT_DRY-RUN", "true"),
+            ("INPUT_PIN-DIGEST", "False"),
+            ("INPUT_TIMEOUT", ""),
+        ]);
+        let args: Args = parse_args(&env, argv(&[])).expect("parses");
+        assert_eq!(args.cluster, "prod");
+        assert_eq!(args.container_name.as_deref(), Some("web"));
+        assert!(args.dry_run);
+        assert!(!args.pin_digest);
+        assert_eq!(args.timeout.as_secs(), 900);
+    }
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let env = Env::from_pairs([("INPUT_CLUSTER", "from-env")]);
+        let args: Args = parse_args(&env, argv(&["--cluster", "from-flag"])).expect("parses");
+        assert_eq!(args.cluster, "from-flag");
+    }
+
+    #[test]
+    fn a_missing_input_is_named() {
+        let e = input_error(parse_args::<Args>(&Env::default(), argv(&[])));
+        assert_eq!(e.kind(), ExitKind::BadInput);
+        assert_eq!(
+            e.to_string(),
+            "input `cluster` is required; set it under `with:` in the workflow, or pass --cluster"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_is_named_with_the_reason() {
+        let env = Env::from_pairs([("INPUT_CLUSTER", "c"), ("INPUT_TIMEOUT", "soon")]);
+        let e = input_error(parse_args::<Args>(&env, argv(&[])));
+        assert_eq!(e.kind(), ExitKind::BadInput);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("input `timeout` has the value `soon`"),
+            "{text}"
+        );
+        let env = Env::from_pairs([("INPUT_CLUSTER", "c"), ("INPUT_DRY-RUN", "yes")]);
+        let text = input_error(parse_args::<Args>(&env, argv(&[]))).to_string();
+        assert!(text.contains("input `dry-run`"), "{text}");
+        assert!(text.contains("use true or false"), "{text}");
+        let env = Env::from_pairs([("INPUT_CLUSTER", "c"), ("INPUT_PIN-DIGEST", "1")]);
+        let text = input_error(parse_args::<Args>(&env, argv(&[]))).to_string();
+        assert!(
+            text.starts_with("input `pin-digest` has the value `1`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn input_names_map_as_the_runner_maps_them() {
+        assert_eq!(input_env_name("container-name"), "INPUT_CONTAINER-NAME");
+        assert_eq!(input_env_name("my input"), "INPUT_MY_INPUT");
+    }
+}
