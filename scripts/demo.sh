@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The main job: the whole production deploy against the local sandbox, with the real binaries.
+#
+#   scripts/demo.sh [SCENARIO] [--clock X]
+#
+# Starts swa-sandbox, then runs what deploy-production does (run-migration, update-service,
+# wait-healthy, dispatch-frontend, smoke-test) and, when the deploy is healthy, what
+# rollback-production does (update-service revision=previous, wait-healthy, smoke-test). It prints
+# what a workflow log would show and writes the job summary to .tmp/demo/summary.md.
+# SCENARIO is a swa-sandbox scenario (default: healthy; try crash-loop, unhealthy-targets,
+# migration-fails, image-missing, frontend-fails-once, throttling).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+scenario=healthy
+clock=60
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --clock) clock=$2; shift 2 ;;
+    --clock=*) clock=${1#--clock=}; shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) scenario=$1; shift ;;
+  esac
+done
+
+actions=(run-migration update-service wait-healthy dispatch-frontend smoke-test)
+echo "Building swa-sandbox and the actions ..." >&2
+build_args=(-p swa-sandbox)
+for a in "${actions[@]}"; do build_args+=(-p "$a"); done
+(cd "$root" && cargo build --quiet "${build_args[@]}") || { echo "build failed" >&2; exit 2; }
+bin="${CARGO_TARGET_DIR:-$root/target}/debug"
+
+work="$root/.tmp/demo"
+rm -rf "$work" && mkdir -p "$work"
+summary="$work/summary.md"
+: > "$summary"
+
+"$bin/swa-sandbox" serve --port 0 --scenario "$scenario" --clock "$clock" > "$work/sandbox.env" 2> "$work/sandbox.log" &
+sandbox_pid=$!
+trap 'kill -TERM $sandbox_pid 2>/dev/null; wait $sandbox_pid 2>/dev/null' EXIT
+for _ in $(seq 1 100); do
+  grep -q '^export APP_URL=' "$work/sandbox.env" 2>/dev/null && break
+  kill -0 $sandbox_pid 2>/dev/null || { cat "$work/sandbox.log" >&2; exit 2; }
+  sleep 0.1
+done
+# shellcheck disable=SC1091
+source "$work/sandbox.env"
+echo "Sandbox: scenario $scenario, clock x$clock, $AWS_ENDPOINT_URL" >&2
+
+token="ghp_demo$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+step_no=0
+
+# step NAME ACTION KEY=VALUE... : runs one action as the runner would, with INPUT_* variables,
+# its own GITHUB_OUTPUT and the job's GITHUB_STEP_SUMMARY. Sets $rc and the step's outputs file.
+step() {
+  local name=$1 action=$2; shift 2
+  step_no=$((step_no + 1))
+  local out="$work/step$step_no.out"
+  : > "$out"
+  local envs=(GITHUB_OUTPUT="$out" GITHUB_STEP_SUMMARY="$summary")
+  local kv key
+  for kv in "$@"; do
+    key=${kv%%=*}
+    envs+=("INPUT_$(echo "$key" | tr 'a-z ' 'A-Z_')=${kv#*=}")
+  done
+  printf '\n\033[1m▶ %s\033[0m  (%s)\n' "$name" "$action"
+  local started=$SECONDS
+  env "${envs[@]}" "$bin/$action"
+  rc=$?
+  printf '\033[2m  %s exited %d after %ds\033[0m\n' "$action" "$rc" $((SECONDS - started))
+  last_out=$out
+}
+
+# output NAME : an output of the last step (heredoc format of GITHUB_OUTPUT).
+output() {
+  awk -v name="$1" '
+    index($0, name "<<") == 1 { delim = substr($0, length(name) + 3); grab = 1; next }
+    grab && $0 == delim { exit }
+    grab { print }
+  ' "$last_out"
+}
+
+failed=""
+image="123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-4"
+
+step "Migrate the database" run-migration \
+  cluster=startupwebapp-cluster service=startupwebapp-service \
+  task-definition=startupwebapp-migration-task timeout=10m
+[ $rc -eq 0 ] || failed="migrate"
+
+if [ -z "$failed" ]; then
+  step "Deploy the backend" update-service \
+    cluster=startupwebapp-cluster service=startupwebapp-service image="$image"
+  if [ $rc -eq 0 ]; then
+    deployment=$(output deployment-id)
+    previous=$(output previous-task-definition-arn)
+    step "Wait until healthy" wait-healthy \
+      cluster=startupwebapp-cluster service=startupwebapp-service \
+      deployment-id="$deployment" health-url="$APP_URL/health" \
+      health-expect='{"status":"healthy","database":"ok"}' timeout=10m
+    [ $rc -eq 0 ] || failed="wait-healthy"
+  else
+    failed="update-service"
+  fi
+fi
+
+if [ -z "$failed" ]; then
+  step "Deploy the frontend" dispatch-frontend \
+    repository=org/startupwebapp-frontend token="$token" \
+    frontend-ref=4f1c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e timeout=5m
+  [ $rc -eq 0 ] || failed="dispatch-frontend"
+fi
+
+if [ -z "$failed" ]; then
+  step "Verify" smoke-test base-url="$APP_URL"
+  [ $rc -eq 0 ] || failed="smoke-test"
+fi
+
+if [ -z "$failed" ]; then
+  printf '\n\033[1;32mDeploy succeeded.\033[0m Now the manual rollback (rollback-production):\n'
+  step "Roll back the backend" update-service \
+    cluster=startupwebapp-cluster service=startupwebapp-service revision=previous
+  if [ $rc -eq 0 ]; then
+    step "Wait until healthy" wait-healthy \
+      cluster=startupwebapp-cluster service=startupwebapp-service \
+      deployment-id="$(output deployment-id)" health-url="$APP_URL/health" timeout=10m
+    [ $rc -eq 0 ] || failed="rollback wait-healthy"
+  else
+    failed="rollback update-service"
+  fi
+  [ -n "$failed" ] || { step "Verify" smoke-test base-url="$APP_URL"; [ $rc -eq 0 ] || failed="rollback smoke-test"; }
+fi
+
+echo
+echo "Job summary: $summary"
+if [ -n "$failed" ]; then
+  printf '\033[1;31mThe deploy failed at %s\033[0m (scenario %s).\n' "$failed" "$scenario"
+  exit 1
+fi
+printf '\033[1;32mDeploy and rollback succeeded\033[0m (scenario %s).\n' "$scenario"
