@@ -23,7 +23,21 @@ where
     F: FnOnce(A, Gha) -> Fut,
     Fut: Future<Output = Result<(), ActionError>>,
 {
-    let gha = Gha::from_process();
+    run_main_with_gha(Gha::from_process(), argv, action)
+}
+
+/// [`run_main_with_args`] with the [`Gha`] given: the multi-call image adjusts the environment
+/// (paths a local runner maps differently inside the container) before the action sees it.
+pub fn run_main_with_gha<A, F, Fut>(
+    gha: Gha,
+    argv: impl IntoIterator<Item = String>,
+    action: F,
+) -> ExitCode
+where
+    A: clap::Parser,
+    F: FnOnce(A, Gha) -> Fut,
+    Fut: Future<Output = Result<(), ActionError>>,
+{
     let args = match crate::parse_args::<A>(gha.env(), argv) {
         Ok(args) => args,
         Err(ParseError::Help(text)) => {
