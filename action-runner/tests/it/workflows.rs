@@ -1,0 +1,216 @@
+//! The workflows call the actions with inputs the actions declare, give every required input, and
+//! keep to the CI rules: `permissions: {}` at the top, a timeout on every job, third-party actions
+//! pinned by commit, checkouts that do not keep credentials.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use serde_yaml_ng::Value;
+
+use crate::root;
+
+fn yaml(path: &std::path::Path) -> Value {
+    serde_yaml_ng::from_str(&fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()))
+}
+
+fn workflows() -> Vec<(String, Value)> {
+    let dir = root().join(".github/workflows");
+    let mut found: Vec<(String, Value)> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_str().unwrap().to_string(),
+                yaml(&p),
+            )
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+/// (input, required without a default) for `actions/<name>/action.yml`.
+fn action_inputs(name: &str) -> Option<BTreeMap<String, bool>> {
+    let path = root().join("actions").join(name).join("action.yml");
+    if !path.is_file() {
+        return None;
+    }
+    let action = yaml(&path);
+    let inputs = action["inputs"].as_mapping()?;
+    Some(
+        inputs
+            .iter()
+            .map(|(k, v)| {
+                let required = v["required"].as_bool().unwrap_or(false) && v["default"].is_null();
+                (k.as_str().unwrap().to_string(), required)
+            })
+            .collect(),
+    )
+}
+
+fn steps(job: &Value) -> impl Iterator<Item = &Value> {
+    job["steps"].as_sequence().into_iter().flatten()
+}
+
+#[test]
+fn the_five_workflows_exist() {
+    let names: Vec<String> = workflows().into_iter().map(|(n, _)| n).collect();
+    for expected in [
+        "ci.yml",
+        "deploy-frontend.yml",
+        "deploy-production.yml",
+        "release.yml",
+        "rollback-production.yml",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn steps_give_our_actions_inputs_they_declare() {
+    let mut problems = Vec::new();
+    let mut calls = 0;
+    for (file, workflow) in workflows() {
+        for (job_name, job) in workflow["jobs"].as_mapping().unwrap() {
+            let job_name = job_name.as_str().unwrap();
+            for step in steps(job) {
+                let Some(uses) = step["uses"].as_str() else {
+                    continue;
+                };
+                let Some(rest) = uses.strip_prefix("org/swa-actions/") else {
+                    continue;
+                };
+                let Some((action, reference)) = rest.split_once('@') else {
+                    problems.push(format!("{file} {job_name}: `{uses}` has no ref"));
+                    continue;
+                };
+                assert_eq!(reference, "v1", "{file} {job_name}: {uses}");
+                let Some(inputs) = action_inputs(action) else {
+                    problems.push(format!("{file} {job_name}: no actions/{action}/action.yml"));
+                    continue;
+                };
+                calls += 1;
+                let with = step["with"].as_mapping().cloned().unwrap_or_default();
+                for key in with.keys() {
+                    let key = key.as_str().unwrap();
+                    if !inputs.contains_key(key) {
+                        problems.push(format!("{file} {job_name}: {action} has no input `{key}`"));
+                    }
+                }
+                for (input, required) in &inputs {
+                    if *required && !with.contains_key(input.as_str()) {
+                        problems.push(format!("{file} {job_name}: {action} needs input `{input}`"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(calls >= 10, "only {calls} calls of our actions found");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn workflows_follow_the_ci_rules() {
+    let mut problems = Vec::new();
+    for (file, workflow) in workflows() {
+        match workflow["permissions"].as_mapping() {
+            Some(m) if m.is_empty() => {}
+            _ => problems.push(format!("{file}: top-level `permissions: {{}}` missing")),
+        }
+        for (job_name, job) in workflow["jobs"].as_mapping().unwrap() {
+            let job_name = job_name.as_str().unwrap();
+            if job["timeout-minutes"].as_u64().is_none() {
+                problems.push(format!("{file} {job_name}: no timeout-minutes"));
+            }
+            if job["permissions"].is_null() {
+                problems.push(format!("{file} {job_name}: no job permissions"));
+            }
+            for step in steps(job) {
+                let Some(uses) = step["uses"].as_str() else {
+                    continue;
+                };
+                if uses.starts_with("org/swa-actions/") || uses.starts_with("./") {
+                    continue;
+                }
+                let pinned = uses.split_once('@').is_some_and(|(_, r)| {
+                    r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit())
+                });
+                if !pinned {
+                    problems.push(format!(
+                        "{file} {job_name}: `{uses}` is not pinned by commit"
+                    ));
+                }
+                if uses.starts_with("actions/checkout@") {
+                    let keeps = step["with"]["persist-credentials"].as_bool();
+                    let pushes = file == "release.yml" && job_name == "publish";
+                    if keeps != Some(false) && !pushes {
+                        problems.push(format!(
+                            "{file} {job_name}: checkout without persist-credentials: false"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The production deploy: reusable and runnable, no overlapping runs, OIDC, at most 20 minutes
+/// along its longest path, and an automatic rollback.
+#[test]
+fn the_production_deploy_fits_20_minutes_and_rolls_back() {
+    let workflow = yaml(&root().join(".github/workflows/deploy-production.yml"));
+    let on = &workflow["on"];
+    for trigger in ["push", "workflow_dispatch", "workflow_call"] {
+        assert!(
+            !on[trigger].is_null(),
+            "deploy-production: no `{trigger}` trigger"
+        );
+    }
+    assert_eq!(
+        workflow["concurrency"]["cancel-in-progress"].as_bool(),
+        Some(false)
+    );
+    let jobs = workflow["jobs"].as_mapping().unwrap();
+    let minutes = |name: &str| -> u64 {
+        jobs[&Value::from(name)]["timeout-minutes"]
+            .as_u64()
+            .unwrap()
+    };
+    let path: u64 = [
+        "test",
+        "migrate",
+        "deploy-backend",
+        "deploy-frontend",
+        "verify",
+    ]
+    .iter()
+    .map(|j| minutes(j))
+    .sum();
+    assert!(
+        path <= 20,
+        "the deploy's jobs may take {path} minutes in all"
+    );
+    for job in ["migrate", "deploy-backend", "rollback"] {
+        assert_eq!(
+            jobs[&Value::from(job)]["permissions"]["id-token"].as_str(),
+            Some("write"),
+            "{job} gets AWS credentials through OIDC"
+        );
+    }
+    let text = fs::read_to_string(root().join(".github/workflows/deploy-production.yml")).unwrap();
+    assert!(
+        !text.contains("aws-access-key-id"),
+        "no long-lived AWS keys"
+    );
+    let rollback = &jobs[&Value::from("rollback")];
+    let condition = rollback["if"].as_str().unwrap();
+    assert!(condition.contains("needs.deploy-backend.result == 'failure'"));
+    assert!(condition.contains("needs.verify.result == 'failure'"));
+    assert!(condition.contains("inputs.auto-rollback"));
+}
