@@ -1,0 +1,640 @@
+//! `sync-frontend`: uploads a built static frontend to S3.
+//!
+//! Files are compared with what the bucket holds by content hash (a SHA-256 kept in each
+//! object's `x-amz-meta-sha256`), Cache-Control and Content-Type, never by size and time, so a
+//! fresh checkout uploads nothing that is already there, and a changed Cache-Control rule is
+//! re-applied (with a server-side copy, without sending the bytes again). Assets go up before
+//! HTML, so a page never references a file that is not there yet; stale objects are deleted
+//! last, when asked.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use swa_gha::{ActionError, Gha};
+use tokio::task::JoinSet;
+
+pub mod local;
+pub mod rules;
+mod s3;
+
+use local::LocalFile;
+use rules::CacheRules;
+
+/// Inputs: one `--flag` per action input, named exactly as the input.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "sync-frontend",
+    version,
+    about = "Sync a built static frontend to S3: content-hash comparison, Cache-Control per glob, assets before HTML"
+)]
+pub struct Args {
+    /// The S3 bucket to upload to (its name, without `s3://`).
+    #[arg(long)]
+    pub bucket: String,
+
+    /// The folder to upload.
+    #[arg(long, default_value = ".")]
+    pub source: PathBuf,
+
+    /// Key prefix the files go under (`site/v2`); none puts them at the bucket's root.
+    #[arg(long)]
+    pub prefix: Option<String>,
+
+    /// Lines of `glob=value`; the first match wins, then the defaults: `*.html` gets
+    /// `no-cache, must-revalidate`, every other file `public, max-age=31536000`.
+    #[arg(long)]
+    pub cache_control: Option<String>,
+
+    /// Delete objects under the prefix that are not in the source (after the uploads).
+    #[arg(long, action = clap::ArgAction::Set, value_parser = swa_gha::parse_bool, default_value = "false")]
+    pub delete: bool,
+
+    /// Show what would change and change nothing.
+    #[arg(long, action = clap::ArgAction::Set, value_parser = swa_gha::parse_bool, default_value = "false")]
+    pub dry_run: bool,
+
+    /// How many requests to S3 run at once (1 to 256).
+    #[arg(long, default_value = "16", value_parser = parse_concurrency)]
+    pub concurrency: usize,
+}
+
+/// Every output the action writes, in the order it writes them.
+pub const OUTPUTS: &[&str] = &["uploaded", "updated", "skipped", "deleted", "bytes"];
+
+/// The most requests in flight the `concurrency` input allows.
+pub const MAX_CONCURRENCY: usize = 256;
+
+fn parse_concurrency(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "must be a whole number from 1 to {MAX_CONCURRENCY}"
+        )),
+    }
+}
+
+/// The inputs once checked: everything `run` needs before it calls S3.
+#[derive(Debug)]
+struct Settings {
+    bucket: String,
+    source: PathBuf,
+    /// Empty, or ending in `/`.
+    prefix: String,
+    rules: CacheRules,
+    delete: bool,
+    dry_run: bool,
+    concurrency: usize,
+}
+
+impl Settings {
+    fn check(args: Args) -> Result<Settings, ActionError> {
+        let bucket = args.bucket.trim().to_string();
+        check_bucket(&bucket)?;
+        let source = args.source;
+        if !source.exists() {
+            return Err(ActionError::input(
+                "source",
+                format!(
+                    "is `{}`, which does not exist; build the frontend first, or point `source` at its output folder",
+                    source.display()
+                ),
+            ));
+        }
+        if !source.is_dir() {
+            return Err(ActionError::input(
+                "source",
+                format!("is `{}`, which is not a folder", source.display()),
+            ));
+        }
+        let prefix = normalize_prefix(args.prefix.as_deref().unwrap_or(""))?;
+        let rules = CacheRules::parse(args.cache_control.as_deref().unwrap_or(""))
+            .map_err(|reason| ActionError::input("cache-control", reason))?;
+        Ok(Settings {
+            bucket,
+            source,
+            prefix,
+            rules,
+            delete: args.delete,
+            dry_run: args.dry_run,
+            concurrency: args.concurrency,
+        })
+    }
+
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+/// S3's rules for bucket names (3-63 characters of a-z, 0-9, `.` and `-`, starting and ending
+/// with a letter or digit).
+fn check_bucket(bucket: &str) -> Result<(), ActionError> {
+    if let Some(rest) = bucket.strip_prefix("s3://") {
+        return Err(ActionError::input(
+            "bucket",
+            format!(
+                "is `{bucket}`; give the bucket's name alone (`{}`) and any folder as `prefix`",
+                rest.split('/').next().unwrap_or(rest)
+            ),
+        ));
+    }
+    let valid_chars = bucket
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+    let ends_ok = bucket
+        .chars()
+        .next()
+        .zip(bucket.chars().last())
+        .is_some_and(|(a, z)| a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric());
+    if !(3..=63).contains(&bucket.len()) || !valid_chars || !ends_ok || bucket.contains("..") {
+        return Err(ActionError::input(
+            "bucket",
+            format!(
+                "is `{bucket}`, which is not an S3 bucket name (3 to 63 characters: lower-case letters, digits, `.` and `-`, starting and ending with a letter or digit)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `/site/v2/` and `site/v2` both become `site/v2/`; empty stays empty.
+fn normalize_prefix(prefix: &str) -> Result<String, ActionError> {
+    let trimmed = prefix.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    if trimmed
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err(ActionError::input(
+            "prefix",
+            format!("is `{prefix}`, which has an empty, `.` or `..` path segment"),
+        ));
+    }
+    Ok(format!("{trimmed}/"))
+}
+
+/// What happens to one file.
+#[derive(Debug, Clone)]
+enum Change {
+    /// Not in the bucket, or its content differs: PutObject.
+    Upload { file: LocalFile, new: bool },
+    /// Same content, different headers: CopyObject onto itself with the new metadata.
+    Update {
+        file: LocalFile,
+        etag: Option<String>,
+        was: String,
+    },
+}
+
+impl Change {
+    fn file(&self) -> &LocalFile {
+        match self {
+            Change::Upload { file, .. } | Change::Update { file, .. } => file,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Change::Upload { file, new } => format!(
+                "{} {} ({}, {}, {})",
+                if *new {
+                    "upload (new)"
+                } else {
+                    "upload (changed)"
+                },
+                file.key,
+                human_bytes(file.size),
+                file.content_type,
+                file.cache_control
+            ),
+            Change::Update { file, was, .. } => format!(
+                "update metadata {} ({was} -> {}; {})",
+                file.key, file.cache_control, file.content_type
+            ),
+        }
+    }
+}
+
+/// The counts the outputs and the summary report.
+#[derive(Debug, Default)]
+struct Totals {
+    uploaded: usize,
+    updated: usize,
+    skipped: usize,
+    deleted: usize,
+    bytes: u64,
+}
+
+pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
+    let settings = Settings::check(args)?;
+    let started = Instant::now();
+
+    let (source, prefix, rules) = (
+        settings.source.clone(),
+        settings.prefix.clone(),
+        settings.rules.clone(),
+    );
+    let scan = tokio::task::spawn_blocking(move || local::scan(&source, &prefix, &rules))
+        .await
+        .map_err(|e| ActionError::failed(format!("reading the source folder stopped: {e}")))?
+        .map_err(|e| {
+            ActionError::failed(format!(
+                "could not read the source folder `{}`: {e}",
+                settings.source.display()
+            ))
+        })?;
+    for skipped in &scan.skipped {
+        gha.warning(format!("skipped {skipped}"));
+    }
+    if scan.files.is_empty() && settings.delete {
+        return Err(ActionError::input(
+            "source",
+            format!(
+                "is `{}`, which holds no files; with `delete: true` that would empty {}, so nothing was done",
+                settings.source.display(),
+                settings.location()
+            ),
+        ));
+    }
+    let local_bytes: u64 = scan.files.iter().map(|f| f.size).sum();
+    gha.info(format!(
+        "{} files ({}) in `{}` to sync to {}{}",
+        scan.files.len(),
+        human_bytes(local_bytes),
+        settings.source.display(),
+        settings.location(),
+        if settings.dry_run {
+            " (dry run: nothing will be changed)"
+        } else {
+            ""
+        }
+    ));
+
+    let aws = swa_aws::Aws::load(gha.env()).await;
+    let client = aws.s3();
+    let sync = sync(&gha, &client, &settings, scan.files);
+    let totals = tokio::select! {
+        result = sync => result?,
+        signal = swa_gha::cancelled() => {
+            return Err(ActionError::failed(format!(
+                "cancelled ({signal}); assets are uploaded before pages, so the site still serves whole pages"
+            )));
+        }
+    };
+
+    gha.set_output("uploaded", &totals.uploaded.to_string())?;
+    gha.set_output("updated", &totals.updated.to_string())?;
+    gha.set_output("skipped", &totals.skipped.to_string())?;
+    gha.set_output("deleted", &totals.deleted.to_string())?;
+    gha.set_output("bytes", &totals.bytes.to_string())?;
+    let elapsed = started.elapsed().as_secs_f64();
+    gha.info(format!(
+        "{}uploaded {} ({}), updated metadata of {}, unchanged {}, deleted {} in {elapsed:.1}s",
+        if settings.dry_run {
+            "dry run: would have "
+        } else {
+            ""
+        },
+        totals.uploaded,
+        human_bytes(totals.bytes),
+        totals.updated,
+        totals.skipped,
+        totals.deleted
+    ));
+    Ok(())
+}
+
+async fn sync(
+    gha: &Gha,
+    client: &swa_aws::s3::Client,
+    settings: &Settings,
+    files: Vec<LocalFile>,
+) -> Result<Totals, ActionError> {
+    let remote = s3::list(client, &settings.bucket, &settings.prefix).await?;
+    let mut totals = Totals::default();
+    let mut changes = Vec::new();
+    let mut to_check = Vec::new();
+    for file in &files {
+        match remote.get(&file.key) {
+            None => changes.push(Change::Upload {
+                file: file.clone(),
+                new: true,
+            }),
+            Some(size) if *size != file.size => changes.push(Change::Upload {
+                file: file.clone(),
+                new: false,
+            }),
+            Some(_) => to_check.push(file.clone()),
+        }
+    }
+
+    // Same size: the object's recorded hash and headers decide.
+    let checked = bounded(to_check, settings.concurrency, |file| {
+        let client = client.clone();
+        let bucket = settings.bucket.clone();
+        async move {
+            let head = s3::head(&client, &bucket, &file.key).await?;
+            Ok(match head {
+                None => Some(Change::Upload { file, new: true }),
+                Some(head) if head.sha256.as_deref() != Some(file.sha256.as_str()) => {
+                    Some(Change::Upload { file, new: false })
+                }
+                Some(head)
+                    if head.cache_control.as_deref() != Some(file.cache_control.as_str())
+                        || head.content_type.as_deref() != Some(file.content_type) =>
+                {
+                    let was = format!(
+                        "{}; {}",
+                        head.cache_control.as_deref().unwrap_or("no Cache-Control"),
+                        head.content_type.as_deref().unwrap_or("no Content-Type")
+                    );
+                    Some(Change::Update {
+                        file,
+                        etag: head.etag,
+                        was,
+                    })
+                }
+                Some(_) => None,
+            })
+        }
+    })
+    .await?;
+    for change in checked {
+        match change {
+            Some(change) => changes.push(change),
+            None => totals.skipped += 1,
+        }
+    }
+    changes.sort_by(|a, b| a.file().key.cmp(&b.file().key));
+
+    let local_keys: HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
+    let mut stale: Vec<String> = if settings.delete {
+        remote
+            .keys()
+            .filter(|k| !local_keys.contains(k.as_str()))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    stale.sort();
+
+    let (pages, assets): (Vec<Change>, Vec<Change>) =
+        changes.into_iter().partition(|c| c.file().html);
+    let mut log = Vec::new();
+    for (title, phase) in [("assets", assets), ("pages", pages)] {
+        if phase.is_empty() {
+            continue;
+        }
+        gha.group_start(&format!(
+            "{} {} {title}",
+            if settings.dry_run {
+                "Would sync"
+            } else {
+                "Syncing"
+            },
+            phase.len()
+        ));
+        for change in &phase {
+            gha.info(format!(
+                "{}{}",
+                if settings.dry_run { "would " } else { "" },
+                change.describe()
+            ));
+            log.push(change.describe());
+            match change {
+                Change::Upload { file, .. } => {
+                    totals.uploaded += 1;
+                    totals.bytes += file.size;
+                }
+                Change::Update { .. } => totals.updated += 1,
+            }
+        }
+        if !settings.dry_run {
+            let result = bounded(phase, settings.concurrency, |change| {
+                let client = client.clone();
+                let bucket = settings.bucket.clone();
+                async move {
+                    match &change {
+                        Change::Upload { file, .. } => s3::put(&client, &bucket, file).await,
+                        Change::Update { file, etag, .. } => {
+                            s3::replace_metadata(&client, &bucket, file, etag.as_deref()).await
+                        }
+                    }
+                }
+            })
+            .await;
+            gha.group_end();
+            result?;
+        } else {
+            gha.group_end();
+        }
+    }
+
+    if !stale.is_empty() {
+        gha.group_start(&format!(
+            "{} {} objects not in the source",
+            if settings.dry_run {
+                "Would delete"
+            } else {
+                "Deleting"
+            },
+            stale.len()
+        ));
+        for key in &stale {
+            gha.info(format!(
+                "{}delete {key}",
+                if settings.dry_run { "would " } else { "" }
+            ));
+            log.push(format!("delete {key}"));
+        }
+        let result = if settings.dry_run {
+            Ok(())
+        } else {
+            s3::delete(client, &settings.bucket, &stale).await
+        };
+        gha.group_end();
+        result?;
+        totals.deleted = stale.len();
+    }
+
+    gha.summary(&summary(settings, &totals, &log))?;
+    Ok(totals)
+}
+
+/// Runs `work` on every item with at most `limit` in flight. On the first failure no new item
+/// starts; the ones in flight finish, and the failure is returned.
+async fn bounded<T, R, F, Fut>(
+    items: Vec<T>,
+    limit: usize,
+    mut work: F,
+) -> Result<Vec<R>, ActionError>
+where
+    F: FnMut(T) -> Fut,
+    Fut: Future<Output = Result<R, ActionError>> + Send + 'static,
+    R: Send + 'static,
+{
+    let mut results = Vec::with_capacity(items.len());
+    let mut items = items.into_iter();
+    let mut running = JoinSet::new();
+    let mut failure = None;
+    loop {
+        while failure.is_none() && running.len() < limit.max(1) {
+            let Some(item) = items.next() else { break };
+            running.spawn(work(item));
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        match done {
+            Ok(Ok(result)) => results.push(result),
+            Ok(Err(error)) => {
+                failure.get_or_insert(error);
+            }
+            Err(join) => {
+                failure.get_or_insert(ActionError::failed(format!("a request stopped: {join}")));
+            }
+        }
+    }
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(results),
+    }
+}
+
+/// At most this many changed keys are listed in the step summary.
+const SUMMARY_LIST_LIMIT: usize = 50;
+
+fn summary(settings: &Settings, totals: &Totals, log: &[String]) -> String {
+    let mut md = format!(
+        "### Frontend sync to `{}`{}\n\n\
+         | uploaded | metadata updated | unchanged | deleted | bytes uploaded |\n\
+         |---:|---:|---:|---:|---:|\n\
+         | {} | {} | {} | {} | {} |\n",
+        settings.location(),
+        if settings.dry_run {
+            " (dry run: nothing was changed)"
+        } else {
+            ""
+        },
+        totals.uploaded,
+        totals.updated,
+        totals.skipped,
+        totals.deleted,
+        human_bytes(totals.bytes)
+    );
+    if !log.is_empty() {
+        md.push_str("\n<details><summary>Changes</summary>\n\n");
+        for line in log.iter().take(SUMMARY_LIST_LIMIT) {
+            let _ = writeln!(md, "- `{line}`");
+        }
+        if log.len() > SUMMARY_LIST_LIMIT {
+            let _ = writeln!(md, "- … and {} more", log.len() - SUMMARY_LIST_LIMIT);
+        }
+        md.push_str("\n</details>\n");
+    }
+    md
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Keys of the objects under a prefix and their sizes.
+type RemoteObjects = HashMap<String, u64>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_normalized() {
+        assert_eq!(normalize_prefix("").ok().as_deref(), Some(""));
+        assert_eq!(normalize_prefix(" / ").ok().as_deref(), Some(""));
+        assert_eq!(normalize_prefix("site").ok().as_deref(), Some("site/"));
+        assert_eq!(
+            normalize_prefix("/site/v2/").ok().as_deref(),
+            Some("site/v2/")
+        );
+        let e = normalize_prefix("site//v2").expect_err("empty segment");
+        assert!(e.to_string().starts_with("input `prefix` is `site//v2`"));
+        assert!(normalize_prefix("a/../b").is_err());
+    }
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        for good in ["startupwebapp-frontend", "abc", "my.site.example.com"] {
+            assert!(check_bucket(good).is_ok(), "{good}");
+        }
+        for bad in ["ab", "Upper", "under_score", "-start", "end-", "a..b", ""] {
+            let e = check_bucket(bad).expect_err(bad);
+            assert!(e.to_string().starts_with("input `bucket` is"), "{e}");
+        }
+        let e = check_bucket("s3://site-bucket/app").expect_err("url");
+        assert!(e.to_string().contains("(`site-bucket`)"), "{e}");
+    }
+
+    #[test]
+    fn concurrency_is_bounded() {
+        assert_eq!(parse_concurrency("16"), Ok(16));
+        assert_eq!(parse_concurrency("256"), Ok(256));
+        assert!(parse_concurrency("0").is_err());
+        assert!(parse_concurrency("257").is_err());
+        assert!(parse_concurrency("many").is_err());
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+    }
+
+    #[tokio::test]
+    async fn bounded_keeps_to_its_limit_and_stops_starting_work_after_a_failure() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicUsize::new(0));
+        let result = bounded((0..40).collect(), 3, |n: usize| {
+            let (in_flight, peak, started) = (in_flight.clone(), peak.clone(), started.clone());
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                if n == 10 {
+                    Err(ActionError::failed("item 10 failed"))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(result.expect_err("fails").to_string(), "item 10 failed");
+        assert!(peak.load(Ordering::SeqCst) <= 3);
+        assert!(started.load(Ordering::SeqCst) < 40);
+        let all = bounded((0..40).collect(), 4, |n: usize| async move { Ok(n * 2) })
+            .await
+            .expect("all succeed");
+        assert_eq!(all.len(), 40);
+        assert_eq!(all.iter().sum::<usize>(), 2 * (0..40).sum::<usize>());
+    }
+}

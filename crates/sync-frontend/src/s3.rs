@@ -1,0 +1,209 @@
+//! The S3 calls, each mapped to an error a person can act on. Retries (throttling, 5xx, dropped
+//! connections, timeouts) are the SDK's standard retry, configured in `swa-aws`.
+
+use swa_aws::s3::Client;
+use swa_aws::s3::primitives::ByteStream;
+use swa_aws::s3::types::{Delete, MetadataDirective, ObjectIdentifier};
+use swa_aws::{error_code, error_text};
+use swa_gha::ActionError;
+
+use crate::RemoteObjects;
+use crate::local::LocalFile;
+
+/// The user-metadata key that holds the content's hex SHA-256 (`x-amz-meta-sha256`).
+pub const HASH_METADATA: &str = "sha256";
+
+/// DeleteObjects takes at most this many keys per call.
+const DELETE_BATCH: usize = 1000;
+
+/// Every object under `prefix`, with its size.
+pub async fn list(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<RemoteObjects, ActionError> {
+    let mut objects = RemoteObjects::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| match error_code(&e) {
+            Some("NoSuchBucket") => ActionError::input(
+                "bucket",
+                format!(
+                    "is `{bucket}`, which does not exist (or is in another account or partition); create it first, or fix the name"
+                ),
+            ),
+            Some("AccessDenied") => ActionError::failed(format!(
+                "these credentials may not list s3://{bucket}/{prefix} ({}); the role needs s3:ListBucket on arn:aws:s3:::{bucket}",
+                error_text(&e)
+            )),
+            _ => ActionError::failed(format!(
+                "could not list s3://{bucket}/{prefix}: {}",
+                error_text(&e)
+            )),
+        })?;
+        for object in page.contents() {
+            if let Some(key) = object.key() {
+                let size = object.size().unwrap_or(0).max(0) as u64;
+                objects.insert(key.to_string(), size);
+            }
+        }
+    }
+    Ok(objects)
+}
+
+/// What HeadObject says about an object, as far as the comparison needs.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub sha256: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+}
+
+/// HeadObject; `None` when the object is gone.
+pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<Option<Head>, ActionError> {
+    match client.head_object().bucket(bucket).key(key).send().await {
+        Ok(out) => Ok(Some(Head {
+            sha256: out
+                .metadata()
+                .and_then(|m| m.get(HASH_METADATA))
+                .map(String::from),
+            cache_control: out.cache_control().map(String::from),
+            content_type: out.content_type().map(String::from),
+            etag: out.e_tag().map(String::from),
+        })),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+        Err(e) => Err(ActionError::failed(format!(
+            "could not read s3://{bucket}/{key}: {}",
+            error_text(&e)
+        ))),
+    }
+}
+
+/// PutObject with the file's content, headers and hash.
+pub async fn put(client: &Client, bucket: &str, file: &LocalFile) -> Result<(), ActionError> {
+    let body = ByteStream::from_path(&file.path).await.map_err(|e| {
+        ActionError::failed(format!("could not read `{}`: {e}", file.path.display()))
+    })?;
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(&file.key)
+        .body(body)
+        .content_length(file.size as i64)
+        .content_type(file.content_type)
+        .cache_control(&file.cache_control)
+        .metadata(HASH_METADATA, &file.sha256)
+        .send()
+        .await
+        .map_err(|e| {
+            ActionError::failed(format!(
+                "could not upload `{}` to s3://{bucket}/{}: {}",
+                file.relative,
+                file.key,
+                error_text(&e)
+            ))
+        })?;
+    Ok(())
+}
+
+/// CopyObject of the object onto itself with new headers (`MetadataDirective: REPLACE`): the
+/// bytes stay on S3. `etag` guards the copy: it applies only to the content that was compared.
+pub async fn replace_metadata(
+    client: &Client,
+    bucket: &str,
+    file: &LocalFile,
+    etag: Option<&str>,
+) -> Result<(), ActionError> {
+    let mut copy = client
+        .copy_object()
+        .bucket(bucket)
+        .key(&file.key)
+        .copy_source(format!("{bucket}/{}", encode_key(&file.key)))
+        .metadata_directive(MetadataDirective::Replace)
+        .content_type(file.content_type)
+        .cache_control(&file.cache_control)
+        .metadata(HASH_METADATA, &file.sha256);
+    if let Some(etag) = etag {
+        copy = copy.copy_source_if_match(etag);
+    }
+    copy.send().await.map_err(|e| {
+        ActionError::failed(format!(
+            "could not update the metadata of s3://{bucket}/{}: {}",
+            file.key,
+            error_text(&e)
+        ))
+    })?;
+    Ok(())
+}
+
+/// DeleteObjects in batches; any key S3 could not delete fails the action, named.
+pub async fn delete(client: &Client, bucket: &str, keys: &[String]) -> Result<(), ActionError> {
+    for batch in keys.chunks(DELETE_BATCH) {
+        let objects = batch
+            .iter()
+            .map(|key| ObjectIdentifier::builder().key(key).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ActionError::failed(format!("could not build the delete request: {e}")))?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| ActionError::failed(format!("could not build the delete request: {e}")))?;
+        let out = client
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| {
+                ActionError::failed(format!(
+                    "could not delete stale objects from s3://{bucket}: {}",
+                    error_text(&e)
+                ))
+            })?;
+        if let Some(first) = out.errors().first() {
+            return Err(ActionError::failed(format!(
+                "S3 did not delete {} of {} stale objects; first: {} ({}: {})",
+                out.errors().len(),
+                batch.len(),
+                first.key().unwrap_or("?"),
+                first.code().unwrap_or("?"),
+                first.message().unwrap_or("no message")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Percent-encodes a key for `x-amz-copy-source` (everything but unreserved characters and `/`).
+fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_keys_are_percent_encoded() {
+        assert_eq!(encode_key("site/app.3f2a.js"), "site/app.3f2a.js");
+        assert_eq!(
+            encode_key("site/my page+1 é.html"),
+            "site/my%20page%2B1%20%C3%A9.html"
+        );
+    }
+}
