@@ -1,0 +1,398 @@
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use swa_gha::{ActionError, Gha, format_duration};
+use swa_github::{GitHub, GithubError, RunFilter, WorkflowRun};
+use time::OffsetDateTime;
+
+use crate::Checked;
+
+/// Conclusions worth another attempt. `cancelled` is someone's decision, and `action_required`
+/// waits for a person: neither is retried.
+const RETRIED: &[&str] = &["failure", "timed_out", "startup_failure"];
+
+/// How a run came to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum How {
+    Dispatch,
+    Rerun,
+}
+
+/// One attempt: a dispatch (and the run it started) or a re-run of a run's failed jobs.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub how: How,
+    pub correlation_id: String,
+    pub run: Option<WorkflowRun>,
+    pub conclusion: Option<String>,
+    pub started: Instant,
+    pub took: Option<Duration>,
+}
+
+/// What happened, for the outputs and the summary, and how the action ends.
+pub struct Outcome {
+    pub attempts: Vec<Attempt>,
+    pub result: Result<(), ActionError>,
+}
+
+enum Next {
+    Dispatch,
+    Rerun(WorkflowRun),
+}
+
+pub async fn deploy(c: &Checked, gha: &Gha) -> Outcome {
+    let mut attempts = Vec::new();
+    let result = deploy_into(c, gha, &mut attempts).await;
+    Outcome { attempts, result }
+}
+
+async fn deploy_into(
+    c: &Checked,
+    gha: &Gha,
+    attempts: &mut Vec<Attempt>,
+) -> Result<(), ActionError> {
+    let log = gha.clone();
+    let gh = GitHub::new(&c.api_url, &c.token)?.on_retry(move |e| {
+        log.warning(format!(
+            "GitHub: {} on {} {}; retrying in {} (attempt {} of {})",
+            e.reason,
+            e.method,
+            e.path,
+            format_duration(e.delay),
+            e.attempt + 1,
+            e.max_attempts
+        ));
+    });
+    let deadline = Instant::now() + c.timeout;
+    let mut next = Next::Dispatch;
+    loop {
+        let number = attempts.len() as u32 + 1;
+        let (run, min_attempt) = match next {
+            Next::Dispatch => {
+                let correlation_id = uuid::Uuid::new_v4().to_string();
+                let mut payload = c.payload.clone();
+                payload.insert(
+                    "correlation_id".into(),
+                    Value::String(correlation_id.clone()),
+                );
+                gha.info(format!(
+                    "Dispatching `{}` to {} (attempt {number} of {}), correlation id {correlation_id}",
+                    c.event_type, c.repo, c.attempts
+                ));
+                let dispatched = gh
+                    .dispatch(&c.repo, &c.event_type, &Value::Object(payload))
+                    .await
+                    .map_err(|e| dispatch_error(e, c))?;
+                attempts.push(Attempt {
+                    how: How::Dispatch,
+                    correlation_id: correlation_id.clone(),
+                    run: None,
+                    conclusion: None,
+                    started: Instant::now(),
+                    took: None,
+                });
+                let run = locate(&gh, c, gha, &correlation_id, dispatched, deadline).await?;
+                gha.info(format!("Found run {}: {}", run.id, run.html_url));
+                (run, 1)
+            }
+            Next::Rerun(previous) => match gh.rerun_failed_jobs(&c.repo, previous.id).await {
+                Ok(()) => {
+                    gha.info(format!(
+                        "Re-running the failed jobs of run {} (attempt {number} of {}): {}",
+                        previous.id, c.attempts, previous.html_url
+                    ));
+                    let correlation_id = attempts
+                        .last()
+                        .map(|a| a.correlation_id.clone())
+                        .unwrap_or_default();
+                    attempts.push(Attempt {
+                        how: How::Rerun,
+                        correlation_id,
+                        run: Some(previous.clone()),
+                        conclusion: None,
+                        started: Instant::now(),
+                        took: None,
+                    });
+                    let min = previous.attempt() + 1;
+                    (previous, min)
+                }
+                Err(e) if matches!(e.status(), Some(403 | 404 | 409 | 422)) => {
+                    gha.warning(format!(
+                        "GitHub refused to re-run run {} ({}); dispatching again",
+                        previous.id,
+                        e.message().unwrap_or("no reason given")
+                    ));
+                    next = Next::Dispatch;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if let Some(current) = attempts.last_mut() {
+            current.run = Some(run.clone());
+        }
+        if !c.wait {
+            gha.info("Not waiting for the run to finish (`wait: false`).");
+            return Ok(());
+        }
+        let done = wait_done(&gh, c, gha, &run, min_attempt, deadline).await?;
+        let conclusion = done.conclusion.clone().unwrap_or_default();
+        if let Some(current) = attempts.last_mut() {
+            current.took = Some(current.started.elapsed());
+            current.conclusion = Some(conclusion.clone());
+            current.run = Some(done.clone());
+        }
+        if conclusion == "success" {
+            gha.info(format!("Run {} succeeded: {}", done.id, done.html_url));
+            return Ok(());
+        }
+        if RETRIED.contains(&conclusion.as_str()) && number < c.attempts {
+            gha.warning(format!(
+                "Run {} ended `{conclusion}` (attempt {number} of {}): {}",
+                done.id, c.attempts, done.html_url
+            ));
+            next = Next::Rerun(done);
+            continue;
+        }
+        return Err(ActionError::failed(format!(
+            "the frontend deploy run {} ended `{conclusion}` after {number} attempt(s): {}",
+            done.id, done.html_url
+        )));
+    }
+}
+
+/// Finds the run the dispatch started: named with the correlation id, created at or after the
+/// dispatch by GitHub's clock. Runs created before it, or carrying other ids, are not it.
+async fn locate(
+    gh: &GitHub,
+    c: &Checked,
+    gha: &Gha,
+    correlation_id: &str,
+    dispatched: Option<OffsetDateTime>,
+    deadline: Instant,
+) -> Result<WorkflowRun, ActionError> {
+    // Without GitHub's clock, allow for a runner clock a minute off; the id decides anyway.
+    let since = dispatched.unwrap_or_else(|| OffsetDateTime::now_utc() - Duration::from_secs(60));
+    let filter = RunFilter {
+        event: Some("repository_dispatch".into()),
+        created_since: Some(since),
+        workflow: c.workflow.clone(),
+    };
+    let started = Instant::now();
+    let mut last_seen;
+    loop {
+        match gh.list_runs(&c.repo, &filter).await {
+            Ok(runs) => {
+                let found = runs
+                    .iter()
+                    .filter(|r| r.named_with(correlation_id))
+                    .filter(|r| r.created().is_some_and(|t| t >= since))
+                    .min_by_key(|r| (r.created(), r.id));
+                if let Some(run) = found {
+                    return Ok(run.clone());
+                }
+                last_seen = format!(
+                    "{} run(s) listed, none named with the id and created after the dispatch",
+                    runs.len()
+                );
+            }
+            Err(e) if e.is_transient() => {
+                gha.warning(format!("Listing runs failed, still looking: {e}"));
+                last_seen = e.to_string();
+            }
+            Err(e) => return Err(read_error(e, c)),
+        }
+        if !pause(c.poll, deadline).await {
+            return Err(ActionError::failed(format!(
+                "no run of {} named with correlation id {correlation_id} appeared within {} of \
+                 the dispatch (last look: {last_seen}). The receiving workflow must listen for \
+                 `repository_dispatch` type `{}` and set `run-name: Deploy ${{{{ \
+                 github.event.client_payload.correlation_id }}}}`",
+                c.repo,
+                format_duration(started.elapsed()),
+                c.event_type
+            )));
+        }
+    }
+}
+
+/// Waits until the run completes; after a re-run, until the new attempt completes.
+async fn wait_done(
+    gh: &GitHub,
+    c: &Checked,
+    gha: &Gha,
+    run: &WorkflowRun,
+    min_attempt: u32,
+    deadline: Instant,
+) -> Result<WorkflowRun, ActionError> {
+    let mut last_state = String::new();
+    let mut seen_active = false;
+    let mut last = run.clone();
+    loop {
+        match gh.get_run(&c.repo, run.id).await {
+            Ok(now) => {
+                let state = format!("{} (run attempt {})", now.state(), now.attempt());
+                if state != last_state {
+                    gha.info(format!("Run {}: {state}", now.id));
+                    last_state = state;
+                }
+                if !now.is_completed() {
+                    seen_active = true;
+                } else if now.attempt() >= min_attempt || seen_active {
+                    return Ok(now);
+                }
+                last = now;
+            }
+            Err(e) if e.is_transient() => {
+                gha.warning(format!("Reading run {} failed, still waiting: {e}", run.id));
+            }
+            Err(e) => return Err(read_error(e, c)),
+        }
+        if !pause(c.poll, deadline).await {
+            return Err(ActionError::failed(format!(
+                "timed out after {} waiting for run {} to finish: it was last {} (run attempt \
+                 {}): {}",
+                format_duration(c.timeout),
+                last.id,
+                last.state(),
+                last.attempt(),
+                last.html_url
+            )));
+        }
+    }
+}
+
+/// Sleeps one poll interval, or until the deadline; false when the deadline has passed.
+async fn pause(poll: Duration, deadline: Instant) -> bool {
+    let now = Instant::now();
+    if now >= deadline {
+        return false;
+    }
+    tokio::time::sleep(poll.min(deadline - now)).await;
+    true
+}
+
+fn dispatch_error(e: GithubError, c: &Checked) -> ActionError {
+    match e.status() {
+        Some(401) => ActionError::input_with_source("token", e),
+        Some(403) => ActionError::input(
+            "token",
+            format!(
+                "may not dispatch to {}: it needs Contents: write on it (a classic token: the \
+                 repo scope). {e}",
+                c.repo
+            ),
+        ),
+        Some(404) => ActionError::input(
+            "repository",
+            format!(
+                "`{}` was not found, or the token cannot see it: check the name, and give the \
+                 token Contents: write on it (a classic token: the repo scope). {e}",
+                c.repo
+            ),
+        ),
+        Some(422) => {
+            let message = e.message().unwrap_or_default().to_string();
+            let input = if message.contains("event_type") {
+                "event-type"
+            } else {
+                "client-payload"
+            };
+            ActionError::input(input, format!("was refused by GitHub: {e}"))
+        }
+        _ => e.into(),
+    }
+}
+
+fn read_error(e: GithubError, c: &Checked) -> ActionError {
+    match (e.status(), &c.workflow) {
+        (Some(404), Some(workflow)) => ActionError::input(
+            "workflow",
+            format!("`{workflow}` is not a workflow of {}: {e}", c.repo),
+        ),
+        (Some(401 | 403 | 404), _) => ActionError::input(
+            "token",
+            format!(
+                "cannot read the workflow runs of {}: it needs Actions: read (Actions: write to \
+                 re-run). {e}",
+                c.repo
+            ),
+        ),
+        _ => e.into(),
+    }
+}
+
+/// Writes the outputs and the summary, and ends the action as the outcome says.
+pub fn report(c: &Checked, gha: &Gha, outcome: Outcome) -> Result<(), ActionError> {
+    let last_run = outcome.attempts.iter().rev().find_map(|a| a.run.as_ref());
+    let conclusion = outcome
+        .attempts
+        .last()
+        .and_then(|a| a.conclusion.clone())
+        .unwrap_or_default();
+    if !outcome.attempts.is_empty() {
+        let run_id = last_run.map(|r| r.id.to_string()).unwrap_or_default();
+        let run_url = last_run.map(|r| r.html_url.clone()).unwrap_or_default();
+        gha.set_output("run-id", &run_id)?;
+        gha.set_output("run-url", &run_url)?;
+        gha.set_output("conclusion", &conclusion)?;
+        gha.set_output("attempts", &outcome.attempts.len().to_string())?;
+        gha.summary(&summary(c, &outcome))?;
+    }
+    outcome.result
+}
+
+fn summary(c: &Checked, outcome: &Outcome) -> String {
+    let verdict = match &outcome.result {
+        Ok(()) if !c.wait => "dispatched".to_string(),
+        Ok(()) => "success".to_string(),
+        Err(_) => "failed".to_string(),
+    };
+    let mut md = format!("### Frontend deploy: {} {verdict}\n\n", c.repo);
+    md.push_str("| Attempt | How | Run | Result | Time |\n|---|---|---|---|---|\n");
+    for (i, a) in outcome.attempts.iter().enumerate() {
+        let how = match a.how {
+            How::Dispatch => format!("dispatch `{}`", c.event_type),
+            How::Rerun => "re-run of failed jobs".to_string(),
+        };
+        let run = a
+            .run
+            .as_ref()
+            .map(|r| format!("[#{}]({})", r.id, r.html_url))
+            .unwrap_or_else(|| "not found".into());
+        let result = a.conclusion.clone().unwrap_or_else(|| {
+            if c.wait {
+                "did not finish".into()
+            } else {
+                "not waited for".into()
+            }
+        });
+        let took = a.took.map(format_duration).unwrap_or_default();
+        md.push_str(&format!(
+            "| {} | {how} | {run} | {result} | {took} |\n",
+            i + 1
+        ));
+    }
+    md.push('\n');
+    let mut facts = Vec::new();
+    if let Some(r) = &c.frontend_ref {
+        facts.push(format!("frontend ref `{r}`"));
+    }
+    if let Some(sha) = &c.sha {
+        facts.push(format!("backend commit `{sha}`"));
+    }
+    if let Some(a) = outcome.attempts.last() {
+        facts.push(format!("correlation id `{}`", a.correlation_id));
+    }
+    if !facts.is_empty() {
+        let mut line = facts.join(", ");
+        if let Some(first) = line.get(..1) {
+            line = first.to_uppercase() + &line[1..];
+        }
+        md.push_str(&format!("{line}.\n"));
+    }
+    if let Err(e) = &outcome.result {
+        md.push_str(&format!("\n**Failed:** {e}\n"));
+    }
+    md
+}
