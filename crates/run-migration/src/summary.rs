@@ -1,0 +1,218 @@
+//! The step summary: the result, the task, the plan's findings and the tail of the log.
+
+use crate::plan::{Finding, Plan};
+use crate::target::Target;
+use crate::watch::{End, Watched};
+
+pub struct Report {
+    definition: String,
+    cluster: String,
+    container: String,
+    command: String,
+    plan: Option<PlanReport>,
+    plan_failure: Option<RunReport>,
+    migration: Option<RunReport>,
+}
+
+struct PlanReport {
+    migrations: usize,
+    operations: usize,
+    findings: Vec<Finding>,
+    allowed: bool,
+}
+
+struct RunReport {
+    heading: String,
+    task_arn: String,
+    result: String,
+    exit_code: Option<i32>,
+    elapsed: String,
+    log: Option<(String, String)>,
+    tail: Vec<String>,
+    ok: bool,
+}
+
+impl RunReport {
+    fn new(watched: &Watched, container: &str, what: &str) -> RunReport {
+        let (heading, result, ok) = match &watched.end {
+            End::Stopped(s) if s.essentials_exited_zero() => {
+                (format!("✅ {what} succeeded"), s.summary(), true)
+            }
+            End::Stopped(s) => (format!("❌ {what} failed"), s.summary(), false),
+            End::TimedOut => (
+                format!("⏱️ {what} timed out"),
+                "did not finish in time; the task was stopped".to_string(),
+                false,
+            ),
+            End::Cancelled(signal) => (
+                format!("🛑 {what} cancelled"),
+                format!("the job was cancelled ({signal}); the task was stopped"),
+                false,
+            ),
+        };
+        RunReport {
+            heading,
+            task_arn: watched.task_arn.clone(),
+            result,
+            exit_code: watched.exit_code(container),
+            elapsed: swa_gha::format_duration(watched.elapsed),
+            log: watched
+                .location
+                .as_ref()
+                .map(|l| (l.group.clone(), l.stream.clone())),
+            tail: watched.tail.clone(),
+            ok,
+        }
+    }
+}
+
+impl Report {
+    pub fn new(target: &Target, command: &[String]) -> Report {
+        Report {
+            definition: target.definition_name.clone(),
+            cluster: target.cluster.clone(),
+            container: target.container.clone(),
+            command: crate::display_command(command),
+            plan: None,
+            plan_failure: None,
+            migration: None,
+        }
+    }
+
+    pub fn plan(&mut self, plan: &Plan, findings: &[Finding], allowed: bool) {
+        self.plan = Some(PlanReport {
+            migrations: plan.migrations.len(),
+            operations: plan.operation_count(),
+            findings: findings.to_vec(),
+            allowed,
+        });
+    }
+
+    pub fn plan_failed(&mut self, watched: &Watched) {
+        let mut run = RunReport::new(watched, &self.container, "Migration plan");
+        if run.ok {
+            run.heading = match &self.plan {
+                Some(p) if !p.findings.is_empty() => {
+                    "🚫 Migration refused: destructive operations".to_string()
+                }
+                _ => "❌ Migration plan could not be read".to_string(),
+            };
+            run.ok = false;
+        }
+        self.plan_failure = Some(run);
+    }
+
+    pub fn migration(&mut self, watched: &Watched) {
+        self.migration = Some(RunReport::new(watched, &self.container, "Migration"));
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let main = self.migration.as_ref().or(self.plan_failure.as_ref());
+        if let Some(run) = main {
+            md.push_str(&format!("### {}\n\n", run.heading));
+        }
+        md.push_str("| | |\n|---|---|\n");
+        md.push_str(&row("Command", &code(&self.command)));
+        md.push_str(&row(
+            "Task definition",
+            &format!(
+                "{} (container {}, cluster {})",
+                code(&self.definition),
+                code(&self.container),
+                code(&self.cluster)
+            ),
+        ));
+        if let Some(run) = main {
+            md.push_str(&row("Task", &code(&run.task_arn)));
+            md.push_str(&row("Result", &run.result));
+            md.push_str(&row(
+                "Exit code",
+                &run.exit_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "none".into()),
+            ));
+            md.push_str(&row("Elapsed", &run.elapsed));
+            if let Some((group, stream)) = &run.log {
+                md.push_str(&row("Log", &format!("{} {}", code(group), code(stream))));
+            }
+        }
+        if let Some(plan) = &self.plan {
+            let verdict = match (plan.findings.is_empty(), plan.allowed) {
+                (true, _) => "no destructive operations".to_string(),
+                (false, true) => {
+                    format!("{} destructive operation(s), allowed", plan.findings.len())
+                }
+                (false, false) => {
+                    format!("{} destructive operation(s), refused", plan.findings.len())
+                }
+            };
+            md.push_str(&row(
+                "Plan",
+                &format!(
+                    "{} migration(s), {} operation(s): {verdict}",
+                    plan.migrations, plan.operations
+                ),
+            ));
+            if !plan.findings.is_empty() {
+                md.push_str("\n#### Destructive operations\n\n| App | Migration | Operation | Plan line |\n|---|---|---|---|\n");
+                for f in &plan.findings {
+                    md.push_str(&format!(
+                        "| {} | {} | {} | {} |\n",
+                        cell(&f.app),
+                        cell(&f.migration),
+                        f.kind.name(),
+                        cell(&f.text)
+                    ));
+                }
+            }
+        }
+        if let Some(run) = main
+            && !run.tail.is_empty()
+        {
+            let open = if run.ok { "" } else { " open" };
+            let fence = fence_for(&run.tail);
+            md.push_str(&format!(
+                    "\n<details{open}><summary>Last {} log lines</summary>\n\n{fence}text\n{}\n{fence}\n\n</details>\n",
+                    run.tail.len(),
+                run.tail.join("\n")
+            ));
+        }
+        md
+    }
+}
+
+fn row(name: &str, value: &str) -> String {
+    format!("| {name} | {value} |\n")
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn code(text: &str) -> String {
+    let ticks = if text.contains('`') { "``" } else { "`" };
+    format!("{ticks}{}{ticks}", cell(text))
+}
+
+/// A code fence longer than any run of backticks in the lines.
+fn fence_for(lines: &[String]) -> String {
+    let longest = lines
+        .iter()
+        .flat_map(|l| l.split(|c| c != '`').map(str::len))
+        .max()
+        .unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fence_outlasts_the_backticks_inside() {
+        assert_eq!(fence_for(&["plain".into()]), "```");
+        assert_eq!(fence_for(&["a ```` b".into()]), "`````");
+        assert_eq!(code("a|b"), "`a\\|b`");
+    }
+}

@@ -1,0 +1,898 @@
+//! The action's logic over mocked ECS and CloudWatch Logs: what it asks, what it prints, how it
+//! ends.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_cloudwatchlogs as logs;
+use aws_sdk_ecs as ecs;
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
+use ecs::operation::describe_services::DescribeServicesOutput;
+use ecs::operation::describe_task_definition::{
+    DescribeTaskDefinitionError, DescribeTaskDefinitionOutput,
+};
+use ecs::operation::describe_tasks::{DescribeTasksError, DescribeTasksOutput};
+use ecs::operation::run_task::{RunTaskInput, RunTaskOutput};
+use ecs::operation::stop_task::{StopTaskInput, StopTaskOutput};
+use ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, Compatibility, Container, ContainerDefinition, Failure,
+    LaunchType, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, Service, Task,
+    TaskDefinition, TaskStopCode,
+};
+use logs::operation::get_log_events::{GetLogEventsInput, GetLogEventsOutput};
+use logs::types::OutputLogEvent;
+use swa_gha::{ActionError, Env, ExitKind, Gha};
+
+use super::*;
+
+const CLUSTER: &str = "startupwebapp-cluster";
+const TASK_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:task/startupwebapp-cluster/5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b";
+const DEF_ARN: &str =
+    "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-migration-task:3";
+
+fn no_retries() -> aws_smithy_types::retry::RetryConfig {
+    aws_smithy_types::retry::RetryConfig::disabled()
+}
+
+fn ecs_client(rules: &[&Rule]) -> ecs::Client {
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    ecs::Client::from_conf(
+        ecs::Config::builder()
+            .behavior_version(ecs::config::BehaviorVersion::latest())
+            .region(ecs::config::Region::from_static("us-east-1"))
+            .credentials_provider(ecs::config::Credentials::new("a", "b", None, None, "test"))
+            .retry_config(no_retries())
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build(),
+    )
+}
+
+fn logs_client(rules: &[&Rule]) -> logs::Client {
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    logs::Client::from_conf(
+        logs::Config::builder()
+            .behavior_version(logs::config::BehaviorVersion::latest())
+            .region(logs::config::Region::from_static("us-east-1"))
+            .credentials_provider(logs::config::Credentials::new("a", "b", None, None, "test"))
+            .retry_config(no_retries())
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build(),
+    )
+}
+
+fn definition() -> TaskDefinition {
+    TaskDefinition::builder()
+        .task_definition_arn(DEF_ARN)
+        .family("startupwebapp-migration-task")
+        .revision(3)
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("migration")
+                .essential(true)
+                .log_configuration(
+                    LogConfiguration::builder()
+                        .log_driver(LogDriver::Awslogs)
+                        .options("awslogs-group", "/ecs/startupwebapp-migrations")
+                        .options("awslogs-stream-prefix", "ecs")
+                        .options("awslogs-region", "us-east-1")
+                        .build()
+                        .expect("log configuration"),
+                )
+                .build(),
+        )
+        .build()
+}
+
+fn describe_definition() -> Rule {
+    mock!(ecs::Client::describe_task_definition).then_output(|| {
+        DescribeTaskDefinitionOutput::builder()
+            .task_definition(definition())
+            .build()
+    })
+}
+
+fn task(status: &str) -> Task {
+    Task::builder()
+        .task_arn(TASK_ARN)
+        .last_status(status)
+        .containers(
+            Container::builder()
+                .name("migration")
+                .last_status(status)
+                .build(),
+        )
+        .build()
+}
+
+fn stopped(
+    exit: Option<i32>,
+    code: TaskStopCode,
+    reason: &str,
+    container_reason: Option<&str>,
+) -> Task {
+    let mut container = Container::builder()
+        .name("migration")
+        .last_status("STOPPED");
+    if let Some(exit) = exit {
+        container = container.exit_code(exit);
+    }
+    if let Some(r) = container_reason {
+        container = container.reason(r);
+    }
+    Task::builder()
+        .task_arn(TASK_ARN)
+        .last_status("STOPPED")
+        .stop_code(code)
+        .stopped_reason(reason)
+        .containers(container.build())
+        .build()
+}
+
+fn tasks(task: Task) -> DescribeTasksOutput {
+    DescribeTasksOutput::builder().tasks(task).build()
+}
+
+/// DescribeTasks: PENDING, RUNNING twice, then `end` from then on.
+fn lifecycle(end: Task) -> Rule {
+    mock!(ecs::Client::describe_tasks)
+        .sequence()
+        .output(|| tasks(task("PENDING")))
+        .output(|| tasks(task("RUNNING")))
+        .output(|| tasks(task("RUNNING")))
+        .output(move || tasks(end.clone()))
+        .repeatedly()
+        .build()
+}
+
+type Recorded<T> = Arc<Mutex<Vec<T>>>;
+
+fn run_task_ok(recorded: &Recorded<RunTaskInput>) -> Rule {
+    let recorded = recorded.clone();
+    mock!(ecs::Client::run_task).then_compute_output(move |input| {
+        recorded.lock().expect("lock").push(input.clone());
+        RunTaskOutput::builder().tasks(task("PROVISIONING")).build()
+    })
+}
+
+/// A log stream that holds `lines`, written in pages of two, read with forward tokens.
+fn log_stream(lines: &'static [&'static str], reads: &Recorded<GetLogEventsInput>) -> Rule {
+    let reads = reads.clone();
+    mock!(logs::Client::get_log_events).then_compute_output(move |input| {
+        reads.lock().expect("lock").push(input.clone());
+        let from: usize = input
+            .next_token()
+            .and_then(|t| t.strip_prefix("f/"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let to = (from + 2).min(lines.len());
+        let mut out = GetLogEventsOutput::builder().next_forward_token(format!("f/{to}"));
+        for (i, line) in lines[from..to].iter().enumerate() {
+            out = out.events(
+                OutputLogEvent::builder()
+                    .timestamp((from + i) as i64)
+                    .message(format!("{line}\n"))
+                    .build(),
+            );
+        }
+        out.build()
+    })
+}
+
+fn timing() -> Timing {
+    Timing {
+        describe_every: Duration::from_millis(20),
+        logs_every: Duration::from_millis(10),
+        drain_grace: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(80),
+    }
+}
+
+struct Outcome {
+    result: Result<(), ActionError>,
+    log: String,
+    outputs: String,
+    summary: String,
+}
+
+fn args(inputs: &[(&str, &str)]) -> Args {
+    let mut pairs: Vec<(String, String)> = vec![("INPUT_CLUSTER".into(), CLUSTER.into())];
+    pairs.extend(
+        inputs
+            .iter()
+            .map(|(k, v)| (swa_gha::input_env_name(k), v.to_string())),
+    );
+    swa_gha::parse_args::<Args>(&Env::from_pairs(pairs), ["run-migration".to_string()])
+        .unwrap_or_else(|e| panic!("args: {e:?}"))
+}
+
+const NETWORK: &[(&str, &str)] = &[
+    ("task-definition", "startupwebapp-migration-task"),
+    (
+        "subnets",
+        "subnet-0a1b2c3d4e5f60001,subnet-0a1b2c3d4e5f60002",
+    ),
+    ("security-groups", "sg-0a1b2c3d4e5f60003"),
+];
+
+async fn go(args: Args, ecs: ecs::Client, logs: logs::Client, cancel: Cancel) -> Outcome {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outputs = dir.path().join("outputs");
+    let summary = dir.path().join("summary");
+    let env = Env::from_pairs([
+        ("GITHUB_OUTPUT", outputs.to_string_lossy().to_string()),
+        ("GITHUB_STEP_SUMMARY", summary.to_string_lossy().to_string()),
+    ]);
+    let (gha, log): (Gha, _) = Gha::capture(env);
+    let result = match Checked::new(&args) {
+        Ok(checked) => {
+            execute(
+                &args,
+                checked,
+                &gha,
+                &Clients { ecs, logs },
+                timing(),
+                cancel,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    Outcome {
+        result,
+        log: log.text(),
+        outputs: std::fs::read_to_string(&outputs).unwrap_or_default(),
+        summary: std::fs::read_to_string(&summary).unwrap_or_default(),
+    }
+}
+
+fn never() -> Cancel {
+    Box::pin(std::future::pending())
+}
+
+/// `name<<delim\nvalue\ndelim` records -> (name, value).
+fn outputs(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(head) = lines.next() {
+        let (name, delim) = head.split_once("<<").expect("heredoc");
+        let mut value = Vec::new();
+        for line in lines.by_ref() {
+            if line == delim {
+                break;
+            }
+            value.push(line);
+        }
+        out.push((name.to_string(), value.join("\n")));
+    }
+    out
+}
+
+const MIGRATE_LOG: &[&str] = &[
+    "Operations to perform:",
+    "  Apply all migrations: catalog",
+    "Running migrations:",
+    "  Applying catalog.0003_drop_legacy... OK",
+    "  Applying catalog.0004_rename_and_retype... OK",
+];
+
+#[tokio::test]
+async fn a_successful_migration_streams_every_line_once_and_writes_the_outputs() {
+    let runs = Recorded::default();
+    let reads = Recorded::default();
+    let run = run_task_ok(&runs);
+    let describe = lifecycle(stopped(
+        Some(0),
+        TaskStopCode::EssentialContainerExited,
+        "Essential container in task exited",
+        None,
+    ));
+    let stream = log_stream(MIGRATE_LOG, &reads);
+    let out = go(
+        args(NETWORK),
+        ecs_client(&[&describe_definition(), &run, &describe]),
+        logs_client(&[&stream]),
+        never(),
+    )
+    .await;
+    assert!(out.result.is_ok(), "{:?}\n{}", out.result, out.log);
+
+    // Every line, in order, exactly once, inside the group.
+    let log = &out.log;
+    let positions: Vec<usize> = MIGRATE_LOG
+        .iter()
+        .map(|l| {
+            assert_eq!(
+                log.matches(&format!("{l}\n")).count(),
+                1,
+                "{l} once in:\n{log}"
+            );
+            log.find(&format!("\n{l}\n")).expect("line")
+        })
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{log}");
+    let group = log
+        .find("::group::Migration: task 5e6f7a8b")
+        .expect("group");
+    let end = log.rfind("::endgroup::").expect("endgroup");
+    assert!(group < positions[0] && positions[4] < end, "{log}");
+    assert!(log.contains("Migration succeeded"), "{log}");
+
+    // The forward token is followed: each read starts where the last one ended.
+    let reads = reads.lock().expect("lock");
+    assert!(reads.iter().all(|r| r.start_from_head() == Some(true)
+        && r.log_group_name() == Some("/ecs/startupwebapp-migrations")
+        && r.log_stream_name() == Some("ecs/migration/5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b")));
+    assert_eq!(reads[0].next_token(), None);
+
+    // RunTask: one task, the command override, the network, Fargate, startedBy, a client token.
+    let runs = runs.lock().expect("lock");
+    assert_eq!(runs.len(), 1);
+    let r = &runs[0];
+    assert_eq!(r.cluster(), Some(CLUSTER));
+    assert_eq!(r.task_definition(), Some(DEF_ARN));
+    assert_eq!(r.count(), Some(1));
+    assert_eq!(r.started_by(), Some("swa-actions"));
+    assert_eq!(r.launch_type(), Some(&LaunchType::Fargate));
+    assert!(r.client_token().is_some_and(|t| t.len() >= 32));
+    let o = &r.overrides().expect("overrides").container_overrides()[0];
+    assert_eq!(o.name(), Some("migration"));
+    assert_eq!(o.command(), ["python", "manage.py", "migrate", "--noinput"]);
+    let vpc = r
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .expect("awsvpc");
+    assert_eq!(
+        vpc.subnets(),
+        ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+    );
+    assert_eq!(vpc.security_groups(), ["sg-0a1b2c3d4e5f60003"]);
+
+    let outputs = outputs(&out.outputs);
+    let names: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, OUTPUTS);
+    assert_eq!(outputs[0].1, TASK_ARN);
+    assert_eq!(outputs[1].1, "/ecs/startupwebapp-migrations");
+    assert_eq!(
+        outputs[2].1,
+        "ecs/migration/5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b"
+    );
+    assert_eq!(outputs[3].1, "0");
+    assert!(outputs[4].1.parse::<u64>().is_ok(), "{}", outputs[4].1);
+    assert!(
+        out.summary.starts_with("### ✅ Migration succeeded"),
+        "{}",
+        out.summary
+    );
+    assert!(
+        out.summary
+            .contains("Applying catalog.0004_rename_and_retype... OK")
+    );
+}
+
+const TRACEBACK: &[&str] = &[
+    "Operations to perform:",
+    "Running migrations:",
+    "  Applying catalog.0003_drop_legacy...Traceback (most recent call last):",
+    "  File \"/app/manage.py\", line 22, in <module>",
+    "django.db.utils.ProgrammingError: column \"legacy_sku\" does not exist",
+];
+
+#[tokio::test]
+async fn a_failed_migration_exits_1_with_the_traceback() {
+    let runs = Recorded::default();
+    let reads = Recorded::default();
+    let run = run_task_ok(&runs);
+    let describe = lifecycle(stopped(
+        Some(1),
+        TaskStopCode::EssentialContainerExited,
+        "Essential container in task exited",
+        None,
+    ));
+    let stream = log_stream(TRACEBACK, &reads);
+    let out = go(
+        args(NETWORK),
+        ecs_client(&[&describe_definition(), &run, &describe]),
+        logs_client(&[&stream]),
+        never(),
+    )
+    .await;
+    let e = out.result.expect_err("fails");
+    assert_eq!(e.kind(), ExitKind::Failed);
+    let text = e.to_string();
+    assert!(text.contains("migration exited 1"), "{text}");
+    assert!(text.contains("EssentialContainerExited"), "{text}");
+    assert!(
+        text.ends_with("django.db.utils.ProgrammingError: column \"legacy_sku\" does not exist"),
+        "{text}"
+    );
+    assert!(out.log.contains("Traceback (most recent call last):"));
+    let outputs = outputs(&out.outputs);
+    assert_eq!(outputs[3], ("exit-code".to_string(), "1".to_string()));
+    assert!(
+        out.summary.starts_with("### ❌ Migration failed"),
+        "{}",
+        out.summary
+    );
+    assert!(out.summary.contains("<details open>"));
+}
+
+#[tokio::test]
+async fn a_container_that_never_started_fails_with_the_stop_code_and_reasons() {
+    let runs = Recorded::default();
+    let reads = Recorded::default();
+    let run = run_task_ok(&runs);
+    let describe = mock!(ecs::Client::describe_tasks)
+        .sequence()
+        .output(|| tasks(task("PENDING")))
+        .output(|| {
+            tasks(stopped(
+                None,
+                TaskStopCode::TaskFailedToStart,
+                "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
+                Some("CannotPullContainerError: ref not found"),
+            ))
+        })
+        .repeatedly()
+        .build();
+    let stream = log_stream(&[], &reads);
+    let out = go(
+        args(NETWORK),
+        ecs_client(&[&describe_definition(), &run, &describe]),
+        logs_client(&[&stream]),
+        never(),
+    )
+    .await;
+    let text = out.result.expect_err("fails").to_string();
+    assert!(
+        text.contains("TaskFailedToStart: CannotPullContainerError"),
+        "{text}"
+    );
+    assert!(
+        text.contains("migration did not exit: CannotPullContainerError: ref not found"),
+        "{text}"
+    );
+    assert_eq!(
+        outputs(&out.outputs)[3],
+        ("exit-code".to_string(), String::new())
+    );
+}
+
+#[tokio::test]
+async fn run_task_failures_are_reported_and_nothing_is_awaited() {
+    let run = mock!(ecs::Client::run_task).then_output(|| {
+        RunTaskOutput::builder()
+            .failures(
+                Failure::builder()
+                    .arn("arn:aws:ecs:us-east-1:123456789012:cluster/startupwebapp-cluster")
+                    .reason("RESOURCE:MEMORY")
+                    .detail("no capacity")
+                    .build(),
+            )
+            .build()
+    });
+    let describe = mock!(ecs::Client::describe_tasks).then_output(|| tasks(task("RUNNING")));
+    let out = go(
+        args(NETWORK),
+        ecs_client(&[&describe_definition(), &run, &describe]),
+        logs_client(&[]),
+        never(),
+    )
+    .await;
+    let e = out.result.expect_err("fails");
+    assert_eq!(e.kind(), ExitKind::Failed);
+    assert_eq!(e.title(), Some("Migration task not started"));
+    assert!(
+        e.to_string().contains("RESOURCE:MEMORY (no capacity)"),
+        "{e}"
+    );
+    assert_eq!(describe.num_calls(), 0);
+    assert!(out.outputs.is_empty());
+}
+
+#[tokio::test]
+async fn throttling_while_waiting_slows_down_and_still_succeeds() {
+    let runs = Recorded::default();
+    let reads = Recorded::default();
+    let run = run_task_ok(&runs);
+    let throttled = || {
+        DescribeTasksError::generic(
+            aws_smithy_types::error::ErrorMetadata::builder()
+                .code("ThrottlingException")
+                .message("Rate exceeded")
+                .build(),
+        )
+    };
+    let describe = mock!(ecs::Client::describe_tasks)
+        .sequence()
+        .output(|| tasks(task("RUNNING")))
+        .error(throttled)
+        .times(3)
+        .output(|| {
+            tasks(stopped(
+                Some(0),
+                TaskStopCode::EssentialContainerExited,
+                "done",
+                None,
+            ))
+        })
+        .repeatedly()
+        .build();
+    let stream = log_stream(MIGRATE_LOG, &reads);
+    let out = go(
+        args(NETWORK),
+        ecs_client(&[&describe_definition(), &run, &describe]),
+        logs_client(&[&stream]),
+        never(),
+    )
+    .await;
+    assert!(out.result.is_ok(), "{:?}\n{}", out.result, out.log);
+    assert_eq!(
+        out.log
+            .matches("::warning::DescribeTasks: ThrottlingException: Rate exceeded")
+            .count(),
+        1,
+        "{}",
+        out.log
+    );
+    assert_eq!(describe.num_calls(), 5);
+}
+
+fn stop_task(recorded: &Recorded<StopTaskInput>) -> Rule {
+    let recorded = recorded.clone();
+    mock!(ecs::Client::stop_task).then_compute_output(move |input| {
+        recorded.lock().expect("lock").push(input.clone());
+        StopTaskOutput::builder().task(task("DEACTIVATING")).build()
+    })
+}
+
+#[tokio::test]
+async fn a_timeout_stops_the_task_and_fails() {
+    let runs = Recorded::default();
+    let stops = Recorded::default();
+    let reads = Recorded::default();
+    let describe = mock!(ecs::Client::describe_tasks).then_output(|| tasks(task("RUNNING")));
+    let stream = log_stream(MIGRATE_LOG, &reads);
+    let mut inputs = NETWORK.to_vec();
+    inputs.push(("timeout", "300ms"));
+    let out = go(
+        args(&inputs),
+        ecs_client(&[
+            &describe_definition(),
+            &run_task_ok(&runs),
+            &describe,
+            &stop_task(&stops),
+        ]),
+        logs_client(&[&stream]),
+        never(),
+    )
+    .await;
+    let e = out.result.expect_err("times out");
+    assert_eq!(e.title(), Some("Migration timed out"));
+    assert!(
+        e.to_string().contains(
+            "did not finish within 300ms; task 5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b was stopped"
+        ),
+        "{e}"
+    );
+    let stops = stops.lock().expect("lock");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].task(), Some(TASK_ARN));
+    assert_eq!(stops[0].cluster(), Some(CLUSTER));
+    assert_eq!(
+        stops[0].reason(),
+        Some("run-migration: timed out after 300ms")
+    );
+    assert!(
+        out.summary.starts_with("### ⏱️ Migration timed out"),
+        "{}",
+        out.summary
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_job_stops_the_task() {
+    let runs = Recorded::default();
+    let stops = Recorded::default();
+    let reads = Recorded::default();
+    let describe = mock!(ecs::Client::describe_tasks).then_output(|| tasks(task("RUNNING")));
+    let stream = log_stream(MIGRATE_LOG, &reads);
+    let cancel: Cancel = Box::pin(async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        "SIGTERM"
+    });
+    let out = go(
+        args(NETWORK),
+        ecs_client(&[
+            &describe_definition(),
+            &run_task_ok(&runs),
+            &describe,
+            &stop_task(&stops),
+        ]),
+        logs_client(&[&stream]),
+        cancel,
+    )
+    .await;
+    let e = out.result.expect_err("cancelled");
+    assert_eq!(e.title(), Some("Migration cancelled"));
+    assert!(e.to_string().contains("cancelled (SIGTERM)"), "{e}");
+    assert_eq!(
+        stops.lock().expect("lock")[0].reason(),
+        Some("run-migration: the job was cancelled (SIGTERM)")
+    );
+}
+
+fn plan_lines() -> &'static [&'static str] {
+    let text = include_str!("../../../tests/fixtures/django/plans/pending-destructive.txt");
+    let lines: Vec<&'static str> = text.lines().collect();
+    Box::leak(lines.into_boxed_slice())
+}
+
+#[tokio::test]
+async fn the_guard_refuses_a_destructive_plan_and_migrates_nothing() {
+    let runs = Recorded::default();
+    let reads = Recorded::default();
+    let describe = lifecycle(stopped(
+        Some(0),
+        TaskStopCode::EssentialContainerExited,
+        "done",
+        None,
+    ));
+    let stream = log_stream(plan_lines(), &reads);
+    let mut inputs = NETWORK.to_vec();
+    inputs.push(("destructive-guard", "true"));
+    let out = go(
+        args(&inputs),
+        ecs_client(&[&describe_definition(), &run_task_ok(&runs), &describe]),
+        logs_client(&[&stream]),
+        never(),
+    )
+    .await;
+    let e = out.result.expect_err("refused");
+    assert_eq!(e.title(), Some("Destructive migration refused"));
+    let text = e.to_string();
+    for expected in [
+        "catalog.0003_drop_legacy: RemoveField (Remove field legacy_sku from product)",
+        "catalog.0003_drop_legacy: DeleteModel (Delete model Coupon)",
+        "catalog.0004_rename_and_retype: RenameField (Rename field price on product to price_cents)",
+        "catalog.0004_rename_and_retype: RenameModel (Rename model Product to Item)",
+        "catalog.0004_rename_and_retype: AlterField (Alter field price_cents on item)",
+        "catalog.0004_rename_and_retype: AlterModelTable (Rename table for category to catalog_section)",
+        "catalog.0005_backfill: RunSQL",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    assert!(!text.contains("RunPython"));
+    let runs = runs.lock().expect("lock");
+    assert_eq!(runs.len(), 1, "only the plan ran");
+    let command = runs[0]
+        .overrides()
+        .expect("overrides")
+        .container_overrides()[0]
+        .command();
+    assert_eq!(
+        command,
+        ["python", "manage.py", "migrate", "--noinput", "--plan"]
+    );
+    assert!(out.outputs.is_empty());
+    assert!(
+        out.summary.starts_with("### 🚫 Migration refused"),
+        "{}",
+        out.summary
+    );
+    assert!(
+        out.summary.contains(
+            "| catalog | 0003_drop_legacy | RemoveField | Remove field legacy_sku from product |"
+        ),
+        "{}",
+        out.summary
+    );
+}
+
+#[tokio::test]
+async fn allow_destructive_runs_the_migration_after_warning() {
+    let runs = Recorded::default();
+    let reads = Recorded::default();
+    let describe = mock!(ecs::Client::describe_tasks).then_output(|| {
+        tasks(stopped(
+            Some(0),
+            TaskStopCode::EssentialContainerExited,
+            "done",
+            None,
+        ))
+    });
+    let stream = log_stream(plan_lines(), &reads);
+    let mut inputs = NETWORK.to_vec();
+    inputs.push(("destructive-guard", "true"));
+    inputs.push(("allow-destructive", "true"));
+    let out = go(
+        args(&inputs),
+        ecs_client(&[&describe_definition(), &run_task_ok(&runs), &describe]),
+        logs_client(&[&stream]),
+        never(),
+    )
+    .await;
+    assert!(out.result.is_ok(), "{:?}\n{}", out.result, out.log);
+    assert!(
+        out.log.contains(
+            "::warning::running 8 destructive operation(s) because allow-destructive is true"
+        ),
+        "{}",
+        out.log
+    );
+    let runs = runs.lock().expect("lock");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        runs[1]
+            .overrides()
+            .expect("overrides")
+            .container_overrides()[0]
+            .command(),
+        ["python", "manage.py", "migrate", "--noinput"]
+    );
+}
+
+#[tokio::test]
+async fn the_service_supplies_the_task_definition_and_network() {
+    let runs = Recorded::default();
+    let reads = Recorded::default();
+    let service = mock!(ecs::Client::describe_services).then_output(|| {
+        DescribeServicesOutput::builder()
+            .services(
+                Service::builder()
+                    .service_name("startupwebapp-service")
+                    .status("ACTIVE")
+                    .task_definition(DEF_ARN)
+                    .launch_type(LaunchType::Fargate)
+                    .network_configuration(
+                        NetworkConfiguration::builder()
+                            .awsvpc_configuration(
+                                AwsVpcConfiguration::builder()
+                                    .subnets("subnet-0a1b2c3d4e5f60001")
+                                    .security_groups("sg-0a1b2c3d4e5f60003")
+                                    .assign_public_ip(AssignPublicIp::Disabled)
+                                    .build()
+                                    .expect("vpc"),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let describe = mock!(ecs::Client::describe_tasks).then_output(|| {
+        tasks(stopped(
+            Some(0),
+            TaskStopCode::EssentialContainerExited,
+            "done",
+            None,
+        ))
+    });
+    let stream = log_stream(MIGRATE_LOG, &reads);
+    let out = go(
+        args(&[
+            ("service", "startupwebapp-service"),
+            ("security-groups", "sg-0f0f0f0f"),
+        ]),
+        ecs_client(&[
+            &service,
+            &describe_definition(),
+            &run_task_ok(&runs),
+            &describe,
+        ]),
+        logs_client(&[&stream]),
+        never(),
+    )
+    .await;
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    let runs = runs.lock().expect("lock");
+    let vpc = runs[0]
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .expect("vpc");
+    assert_eq!(vpc.subnets(), ["subnet-0a1b2c3d4e5f60001"]);
+    assert_eq!(
+        vpc.security_groups(),
+        ["sg-0f0f0f0f"],
+        "the input overrides the service's"
+    );
+    assert_eq!(vpc.assign_public_ip(), Some(&AssignPublicIp::Disabled));
+    assert_eq!(runs[0].task_definition(), Some(DEF_ARN));
+}
+
+#[tokio::test]
+async fn bad_input_exits_2_before_any_task_starts() {
+    let runs = Recorded::default();
+    let unknown = mock!(ecs::Client::describe_task_definition).then_error(|| {
+        DescribeTaskDefinitionError::ClientException(
+            ecs::types::error::ClientException::builder()
+                .message("Unable to describe task definition.")
+                .build(),
+        )
+    });
+    let run = run_task_ok(&runs);
+    let out = go(
+        args(&[("task-definition", "nope"), ("subnets", "subnet-0a1")]),
+        ecs_client(&[&unknown, &run]),
+        logs_client(&[]),
+        never(),
+    )
+    .await;
+    let e = out.result.expect_err("bad input");
+    assert_eq!(e.kind(), ExitKind::BadInput);
+    assert!(
+        e.to_string()
+            .starts_with("input `task-definition` names task definition `nope`"),
+        "{e}"
+    );
+
+    // No network configuration for an awsvpc task definition.
+    let out = go(
+        args(&[("task-definition", "startupwebapp-migration-task")]),
+        ecs_client(&[&describe_definition(), &run]),
+        logs_client(&[]),
+        never(),
+    )
+    .await;
+    let e = out.result.expect_err("bad input");
+    assert_eq!(e.kind(), ExitKind::BadInput);
+    assert!(
+        e.to_string().contains("no network configuration was found"),
+        "{e}"
+    );
+
+    // Malformed JSON, checked before any call.
+    let mut inputs = NETWORK.to_vec();
+    inputs.push(("command", r#"["python", "manage.py", "migrate""#));
+    let out = go(
+        args(&inputs),
+        ecs_client(&[&run]),
+        logs_client(&[]),
+        never(),
+    )
+    .await;
+    let e = out.result.expect_err("bad input");
+    assert_eq!(e.kind(), ExitKind::BadInput);
+    assert!(
+        e.to_string()
+            .starts_with("input `command` is not a valid JSON array of strings"),
+        "{e}"
+    );
+
+    // A missing service.
+    let missing = mock!(ecs::Client::describe_services).then_output(|| {
+        DescribeServicesOutput::builder()
+            .failures(
+                Failure::builder()
+                    .arn("arn:aws:ecs:us-east-1:123456789012:service/startupwebapp-cluster/nope")
+                    .reason("MISSING")
+                    .build(),
+            )
+            .build()
+    });
+    let out = go(
+        args(&[("service", "nope")]),
+        ecs_client(&[&missing, &run]),
+        logs_client(&[]),
+        never(),
+    )
+    .await;
+    let e = out.result.expect_err("bad input");
+    assert_eq!(e.kind(), ExitKind::BadInput);
+    assert!(
+        e.to_string()
+            .contains("not an active service in cluster `startupwebapp-cluster` (MISSING)"),
+        "{e}"
+    );
+
+    assert!(runs.lock().expect("lock").is_empty());
+}
