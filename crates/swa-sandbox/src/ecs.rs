@@ -1,0 +1,790 @@
+//! Amazon ECS (JSON 1.1, `AmazonEC2ContainerServiceV20141113.*`).
+
+use serde_json::{Value, json};
+
+use crate::api::ApiError;
+use crate::world::*;
+
+pub fn handle(w: &mut World, op: &str, req: &Value) -> Result<Value, ApiError> {
+    match op {
+        "DescribeServices" => describe_services(w, req),
+        "UpdateService" => update_service(w, req),
+        "DescribeTaskDefinition" => describe_task_definition(w, req),
+        "RegisterTaskDefinition" => register_task_definition(w, req),
+        "DeregisterTaskDefinition" => deregister_task_definition(w, req),
+        "ListTaskDefinitions" => list_task_definitions(w, req),
+        "ListServices" => list_services(w, req),
+        "DescribeClusters" => describe_clusters(w, req),
+        "ListTasks" => list_tasks(w, req),
+        "DescribeTasks" => describe_tasks(w, req),
+        "RunTask" => run_task(w, req),
+        "StopTask" => stop_task(w, req),
+        _ => Err(ApiError::unknown_operation(op)),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(400, "InvalidParameterException", message)
+}
+
+fn client(message: impl Into<String>) -> ApiError {
+    ApiError::new(400, "ClientException", message)
+}
+
+fn str_field<'a>(req: &'a Value, name: &str) -> Result<Option<&'a str>, ApiError> {
+    match &req[name] {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        _ => Err(ApiError::serialization(format!(
+            "STRING_VALUE can not be converted to {name}"
+        ))),
+    }
+}
+
+fn required<'a>(req: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+    match str_field(req, name)? {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(invalid(format!("{name} must be specified."))),
+    }
+}
+
+/// The request's cluster (name or ARN; `default` when absent) must be ours.
+fn check_cluster(req: &Value) -> Result<(), ApiError> {
+    let cluster = str_field(req, "cluster")?.unwrap_or("default");
+    let name = cluster.rsplit_once(":cluster/").map_or(cluster, |(_, n)| n);
+    if name == CLUSTER {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            400,
+            "ClusterNotFoundException",
+            "Cluster not found.",
+        ))
+    }
+}
+
+fn is_our_service(name: &str) -> bool {
+    let name = name.rsplit('/').next().unwrap_or(name);
+    name == SERVICE
+}
+
+pub fn service_json(w: &World) -> Value {
+    let s = &w.service;
+    let network = json!({"awsvpcConfiguration": {
+        "subnets": SUBNETS, "securityGroups": [SECURITY_GROUP], "assignPublicIp": "DISABLED"}});
+    let deployments: Vec<Value> = s
+        .deployments
+        .iter()
+        .map(|d| {
+            let mine = w
+                .tasks
+                .iter()
+                .filter(|t| t.deployment.as_deref() == Some(&d.id) && t.desired_running);
+            let (mut running, mut pending) = (0, 0);
+            for t in mine {
+                match t.phase {
+                    Phase::Running => running += 1,
+                    Phase::Provisioning | Phase::Pending | Phase::Activating => pending += 1,
+                    _ => {}
+                }
+            }
+            json!({
+                "id": d.id,
+                "status": if d.primary { "PRIMARY" } else { "ACTIVE" },
+                "taskDefinition": d.td_arn,
+                "desiredCount": d.desired,
+                "pendingCount": pending,
+                "runningCount": running,
+                "failedTasks": d.failed_tasks,
+                "createdAt": epoch(d.created_at),
+                "updatedAt": epoch(d.updated_at),
+                "launchType": "FARGATE",
+                "platformVersion": "1.4.0",
+                "platformFamily": "Linux",
+                "networkConfiguration": network,
+                "rolloutState": d.rollout_state,
+                "rolloutStateReason": d.rollout_reason,
+            })
+        })
+        .collect();
+    let running = w
+        .tasks
+        .iter()
+        .filter(|t| t.deployment.is_some() && t.desired_running && t.phase == Phase::Running)
+        .count();
+    let pending = w
+        .tasks
+        .iter()
+        .filter(|t| {
+            t.deployment.is_some()
+                && t.desired_running
+                && matches!(t.phase, Phase::Provisioning | Phase::Pending)
+        })
+        .count();
+    let primary_td = s
+        .deployments
+        .iter()
+        .find(|d| d.primary)
+        .map(|d| d.td_arn.clone())
+        .unwrap_or_default();
+    let mut events: Vec<&ServiceEvent> = s.events.iter().collect();
+    events.sort_by_key(|e| std::cmp::Reverse(e.at));
+    let events: Vec<Value> = events
+        .into_iter()
+        .take(100)
+        .map(|e| json!({"id": e.id, "createdAt": epoch(e.at), "message": e.message}))
+        .collect();
+    json!({
+        "serviceArn": service_arn(),
+        "serviceName": SERVICE,
+        "clusterArn": cluster_arn(),
+        "loadBalancers": [{"targetGroupArn": TARGET_GROUP_ARN, "containerName": SERVICE_CONTAINER, "containerPort": CONTAINER_PORT}],
+        "serviceRegistries": [],
+        "status": "ACTIVE",
+        "desiredCount": s.desired,
+        "runningCount": running,
+        "pendingCount": pending,
+        "launchType": "FARGATE",
+        "platformVersion": "LATEST",
+        "platformFamily": "Linux",
+        "taskDefinition": primary_td,
+        "deploymentConfiguration": {
+            "deploymentCircuitBreaker": {"enable": s.circuit_breaker, "rollback": s.rollback},
+            "maximumPercent": s.maximum_percent,
+            "minimumHealthyPercent": s.minimum_healthy_percent
+        },
+        "deployments": deployments,
+        "roleArn": format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"),
+        "events": events,
+        "createdAt": epoch(s.created_at),
+        "placementConstraints": [],
+        "placementStrategy": [],
+        "networkConfiguration": network,
+        "healthCheckGracePeriodSeconds": s.health_check_grace,
+        "schedulingStrategy": "REPLICA",
+        "deploymentController": {"type": "ECS"},
+        "createdBy": format!("arn:aws:iam::{ACCOUNT}:role/startupwebapp-infrastructure"),
+        "enableECSManagedTags": true,
+        "propagateTags": "NONE",
+        "enableExecuteCommand": false,
+        "availabilityZoneRebalancing": "ENABLED"
+    })
+}
+
+fn describe_services(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    check_cluster(req)?;
+    let Some(names) = req["services"].as_array() else {
+        return Err(invalid("Services cannot be empty."));
+    };
+    if names.is_empty() {
+        return Err(invalid("Services cannot be empty."));
+    }
+    if names.len() > 10 {
+        return Err(invalid("Services cannot contain more than 10 elements."));
+    }
+    let mut services = Vec::new();
+    let mut failures = Vec::new();
+    for n in names {
+        let name = n.as_str().unwrap_or_default();
+        if is_our_service(name) {
+            services.push(service_json(w));
+        } else {
+            let arn = if name.starts_with("arn:") {
+                name.to_string()
+            } else {
+                format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{CLUSTER}/{name}")
+            };
+            failures.push(json!({"arn": arn, "reason": "MISSING"}));
+        }
+    }
+    Ok(json!({"services": services, "failures": failures}))
+}
+
+fn update_service(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    check_cluster(req)?;
+    let name = required(req, "service")?;
+    if !is_our_service(name) {
+        return Err(ApiError::new(
+            400,
+            "ServiceNotFoundException",
+            "Service not found.",
+        ));
+    }
+    let desired = match &req["desiredCount"] {
+        Value::Null => None,
+        v => match v.as_i64() {
+            Some(n) if n >= 0 => Some(n),
+            _ => return Err(invalid("desiredCount must be a non-negative integer.")),
+        },
+    };
+    let td_arn = match str_field(req, "taskDefinition")? {
+        Some(reference) => {
+            let td = w
+                .find_task_definition(reference)
+                .ok_or_else(|| invalid("TaskDefinition not found."))?;
+            if !td.active {
+                return Err(invalid(format!("TaskDefinition is inactive ({})", td.arn)));
+            }
+            if td.body["requiresCompatibilities"]
+                .as_array()
+                .is_some_and(|a| !a.iter().any(|c| c == "FARGATE"))
+                || td.body["networkMode"] != "awsvpc"
+            {
+                return Err(invalid(
+                    "Task definition does not support launch_type FARGATE.",
+                ));
+            }
+            Some(td.arn.clone())
+        }
+        None => None,
+    };
+    let force = req["forceNewDeployment"].as_bool().unwrap_or(false);
+    if let Some(cfg) = req.get("deploymentConfiguration").filter(|v| v.is_object()) {
+        if let Some(cb) = cfg
+            .get("deploymentCircuitBreaker")
+            .filter(|v| v.is_object())
+        {
+            w.service.circuit_breaker = cb["enable"].as_bool().unwrap_or(false);
+            w.service.rollback = cb["rollback"].as_bool().unwrap_or(false);
+        }
+        if let Some(n) = cfg["maximumPercent"].as_i64() {
+            w.service.maximum_percent = n;
+        }
+        if let Some(n) = cfg["minimumHealthyPercent"].as_i64() {
+            w.service.minimum_healthy_percent = n;
+        }
+    }
+    if let Some(n) = req["healthCheckGracePeriodSeconds"].as_i64() {
+        w.service.health_check_grace = n;
+    }
+    let now = w.clock.now();
+    if let Some(n) = desired {
+        w.service.desired = n;
+        for d in &mut w.service.deployments {
+            if d.primary {
+                d.desired = n;
+                d.updated_at = now;
+            }
+        }
+        w.event(now, "desired-count-changed", n.to_string());
+    }
+    let current = w
+        .service
+        .deployments
+        .iter()
+        .find(|d| d.primary)
+        .map(|d| d.td_arn.clone())
+        .unwrap_or_default();
+    let new_td = td_arn.unwrap_or_else(|| current.clone());
+    if force || new_td != current {
+        w.new_deployment(&new_td, now);
+    }
+    w.advance();
+    Ok(json!({"service": service_json(w)}))
+}
+
+fn task_definition_response(td: &TaskDefinition, with_tags: bool) -> Value {
+    let mut out = json!({"taskDefinition": td.body});
+    if with_tags {
+        out["tags"] = td.tags.clone();
+    }
+    out
+}
+
+fn describe_task_definition(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    let reference = required(req, "taskDefinition")?;
+    let with_tags = req["include"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|v| v == "TAGS"));
+    match w.find_task_definition(reference) {
+        Some(td) => Ok(task_definition_response(td, with_tags)),
+        None => Err(client("Unable to describe task definition.")),
+    }
+}
+
+const REGISTER_FIELDS: &[&str] = &[
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+    "enableFaultInjection",
+];
+
+fn register_task_definition(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    let family = required(req, "family")?;
+    if family.len() > 255
+        || !family
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(client(
+            "Family contains invalid characters. Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.",
+        ));
+    }
+    let containers = req["containerDefinitions"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| client("Container list cannot be empty."))?;
+    for c in containers {
+        if c["name"].as_str().is_none_or(str::is_empty) {
+            return Err(client("Container.name should not be null or empty."));
+        }
+        if c["image"].as_str().is_none_or(str::is_empty) {
+            return Err(client("Container.image should not be null or empty."));
+        }
+    }
+    let fargate = req["requiresCompatibilities"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|c| c == "FARGATE"));
+    if fargate {
+        if req["networkMode"] != "awsvpc" {
+            return Err(client("Fargate only supports network mode 'awsvpc'."));
+        }
+        if req["cpu"].is_null() || req["memory"].is_null() {
+            return Err(client(
+                "Fargate requires that 'cpu' be defined at the task level.",
+            ));
+        }
+    }
+    let mut body = serde_json::Map::new();
+    for key in REGISTER_FIELDS {
+        if let Some(v) = req.get(*key).filter(|v| !v.is_null()) {
+            body.insert((*key).to_string(), v.clone());
+        }
+    }
+    let tags = req.get("tags").cloned().unwrap_or(json!([]));
+    let now = w.clock.now();
+    let td = w.insert_task_definition(Value::Object(body), tags.clone(), now, true);
+    w.event(now, "task-definition-registered", td.arn.clone());
+    let mut out = task_definition_response(&td, false);
+    out["tags"] = tags;
+    Ok(out)
+}
+
+fn deregister_task_definition(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    let reference = required(req, "taskDefinition")?;
+    if !reference.contains(':') {
+        return Err(client("Invalid revision number. Number: "));
+    }
+    let (family, revision) = split_td_arn(reference);
+    let Some(td) = w
+        .task_definitions
+        .get_mut(&family)
+        .and_then(|v| v.iter_mut().find(|t| t.revision == revision))
+    else {
+        return Err(client("The specified task definition does not exist."));
+    };
+    td.active = false;
+    td.body["status"] = json!("INACTIVE");
+    Ok(json!({"taskDefinition": td.body}))
+}
+
+fn list_task_definitions(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    let prefix = str_field(req, "familyPrefix")?;
+    let status = str_field(req, "status")?.unwrap_or("ACTIVE");
+    let desc = str_field(req, "sort")? == Some("DESC");
+    let mut arns: Vec<String> = w
+        .task_definitions
+        .values()
+        .flatten()
+        .filter(|t| prefix.is_none_or(|p| t.family.starts_with(p)))
+        .filter(|t| t.active == (status == "ACTIVE"))
+        .map(|t| t.arn.clone())
+        .collect();
+    if desc {
+        arns.reverse();
+    }
+    Ok(json!({"taskDefinitionArns": arns}))
+}
+
+fn list_services(_w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    check_cluster(req)?;
+    Ok(json!({"serviceArns": [service_arn()]}))
+}
+
+fn describe_clusters(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    let names: Vec<String> = req["clusters"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_else(|| vec!["default".into()]);
+    let running = w.tasks.iter().filter(|t| t.phase == Phase::Running).count();
+    let pending = w
+        .tasks
+        .iter()
+        .filter(|t| matches!(t.phase, Phase::Provisioning | Phase::Pending))
+        .count();
+    let mut clusters = Vec::new();
+    let mut failures = Vec::new();
+    for n in names {
+        let name = n.rsplit_once(":cluster/").map_or(n.as_str(), |(_, x)| x);
+        if name == CLUSTER {
+            clusters.push(json!({
+                "clusterArn": cluster_arn(), "clusterName": CLUSTER, "status": "ACTIVE",
+                "registeredContainerInstancesCount": 0, "runningTasksCount": running,
+                "pendingTasksCount": pending, "activeServicesCount": 1,
+                "capacityProviders": ["FARGATE", "FARGATE_SPOT"]
+            }));
+        } else {
+            failures.push(json!({"arn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{name}"), "reason": "MISSING"}));
+        }
+    }
+    Ok(json!({"clusters": clusters, "failures": failures}))
+}
+
+fn list_tasks(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    check_cluster(req)?;
+    let service = str_field(req, "serviceName")?;
+    if let Some(s) = service
+        && !is_our_service(s)
+    {
+        return Err(ApiError::new(
+            400,
+            "ServiceNotFoundException",
+            "Service not found.",
+        ));
+    }
+    let family = str_field(req, "family")?;
+    let started_by = str_field(req, "startedBy")?;
+    let desired = str_field(req, "desiredStatus")?.unwrap_or("RUNNING");
+    if !matches!(desired, "RUNNING" | "PENDING" | "STOPPED") {
+        return Err(invalid(format!(
+            "1 validation error detected: Value '{desired}' at 'desiredStatus' failed to satisfy constraint: Member must satisfy enum value set: [PENDING, STOPPED, RUNNING]"
+        )));
+    }
+    let want_running = desired != "STOPPED";
+    let max = req["maxResults"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
+    let start: usize = str_field(req, "nextToken")?
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let all: Vec<String> = w
+        .tasks
+        .iter()
+        .filter(|t| t.desired_running == want_running)
+        .filter(|t| service.is_none() || t.deployment.is_some())
+        .filter(|t| family.is_none_or(|f| t.family == f))
+        .filter(|t| started_by.is_none_or(|s| t.started_by.as_deref() == Some(s)))
+        .map(|t| t.arn.clone())
+        .collect();
+    let page: Vec<&String> = all.iter().skip(start).take(max).collect();
+    let mut out = json!({"taskArns": page});
+    if start + max < all.len() {
+        out["nextToken"] = json!((start + max).to_string());
+    }
+    Ok(out)
+}
+
+pub fn task_json(t: &Task) -> Value {
+    let stopped = t.phase == Phase::Stopped;
+    let attachment_status = match t.phase {
+        Phase::Provisioning => "PRECREATED",
+        Phase::Stopped => "DELETED",
+        Phase::Deprovisioning => "DELETING",
+        _ => "ATTACHED",
+    };
+    let containers: Vec<Value> = t
+        .containers
+        .iter()
+        .map(|c| {
+            let last = match t.phase {
+                Phase::Provisioning | Phase::Pending | Phase::Activating => "PENDING",
+                Phase::Running | Phase::Deactivating => {
+                    if c.exit_code.is_some() {
+                        "STOPPED"
+                    } else {
+                        "RUNNING"
+                    }
+                }
+                _ => "STOPPED",
+            };
+            let mut v = json!({
+                "containerArn": c.arn,
+                "taskArn": t.arn,
+                "name": c.name,
+                "image": c.image,
+                "lastStatus": last,
+                "networkBindings": [],
+                "networkInterfaces": [{"attachmentId": t.attachment_id, "privateIpv4Address": t.ip}],
+                "healthStatus": "UNKNOWN",
+                "cpu": "0",
+            });
+            if t.started_at.is_some() {
+                v["imageDigest"] = json!(format!("sha256:{}", sha256_hex(c.image.as_bytes())));
+                v["runtimeId"] = json!(c.runtime_id);
+            }
+            if matches!(t.phase, Phase::Stopping | Phase::Deprovisioning | Phase::Stopped)
+                || c.exit_code.is_some()
+            {
+                if let Some(code) = c.exit_code {
+                    v["exitCode"] = json!(code);
+                }
+                if let Some(r) = &c.reason {
+                    v["reason"] = json!(r);
+                }
+            }
+            v
+        })
+        .collect();
+    let mut v = json!({
+        "attachments": [{
+            "id": t.attachment_id,
+            "type": "ElasticNetworkInterface",
+            "status": attachment_status,
+            "details": [
+                {"name": "subnetId", "value": t.subnet},
+                {"name": "networkInterfaceId", "value": t.eni},
+                {"name": "macAddress", "value": format!("0e:{}:{}:{}:{}:{}", &t.id[0..2], &t.id[2..4], &t.id[4..6], &t.id[6..8], &t.id[8..10])},
+                {"name": "privateDnsName", "value": format!("ip-{}.ec2.internal", t.ip.replace('.', "-"))},
+                {"name": "privateIPv4Address", "value": t.ip}
+            ]
+        }],
+        "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
+        "availabilityZone": t.az,
+        "clusterArn": cluster_arn(),
+        "containers": containers,
+        "cpu": t.cpu,
+        "memory": t.memory,
+        "createdAt": epoch(t.created_at),
+        "desiredStatus": if t.desired_running { "RUNNING" } else { "STOPPED" },
+        "enableExecuteCommand": false,
+        "group": t.group,
+        "healthStatus": "UNKNOWN",
+        "lastStatus": t.phase.as_str(),
+        "launchType": "FARGATE",
+        "overrides": t.overrides,
+        "platformVersion": "1.4.0",
+        "platformFamily": "Linux",
+        "tags": [],
+        "taskArn": t.arn,
+        "taskDefinitionArn": t.td_arn,
+        "version": t.version,
+        "ephemeralStorage": {"sizeInGiB": 20}
+    });
+    if let Some(s) = &t.started_by {
+        v["startedBy"] = json!(s);
+    }
+    if t.phase != Phase::Provisioning {
+        v["connectivity"] = json!("CONNECTED");
+        v["connectivityAt"] = epoch(t.created_at + 3000);
+    }
+    let times = [
+        (
+            "pullStartedAt",
+            t.pull_started_at.filter(|_| t.phase != Phase::Provisioning),
+        ),
+        (
+            "pullStoppedAt",
+            t.pull_stopped_at.filter(|_| t.started_at.is_some()),
+        ),
+        ("startedAt", t.started_at),
+        ("stoppingAt", t.stopping_at),
+        (
+            "executionStoppedAt",
+            t.execution_stopped_at.filter(|_| {
+                matches!(
+                    t.phase,
+                    Phase::Stopping | Phase::Deprovisioning | Phase::Stopped
+                )
+            }),
+        ),
+        ("stoppedAt", t.stopped_at.filter(|_| stopped)),
+    ];
+    for (name, at) in times {
+        if let Some(at) = at {
+            v[name] = epoch(at);
+        }
+    }
+    if let Some(c) = &t.stop_code {
+        v["stopCode"] = json!(c);
+    }
+    if let Some(r) = &t.stopped_reason {
+        v["stoppedReason"] = json!(r);
+    }
+    v
+}
+
+fn find_task(w: &World, reference: &str) -> Option<usize> {
+    let id = reference.rsplit('/').next().unwrap_or(reference);
+    w.tasks.iter().position(|t| t.id == id)
+}
+
+fn describe_tasks(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    check_cluster(req)?;
+    let Some(refs) = req["tasks"].as_array().filter(|a| !a.is_empty()) else {
+        return Err(invalid("Tasks cannot be empty."));
+    };
+    if refs.len() > 100 {
+        return Err(invalid("Tasks cannot have more than 100 elements."));
+    }
+    let mut tasks = Vec::new();
+    let mut failures = Vec::new();
+    for r in refs {
+        let r = r.as_str().unwrap_or_default();
+        match find_task(w, r) {
+            Some(i) => tasks.push(task_json(&w.tasks[i])),
+            None => {
+                let arn = if r.starts_with("arn:") {
+                    r.to_string()
+                } else {
+                    task_arn(r)
+                };
+                failures.push(json!({"arn": arn, "reason": "MISSING"}));
+            }
+        }
+    }
+    Ok(json!({"tasks": tasks, "failures": failures}))
+}
+
+fn run_task(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    check_cluster(req)?;
+    let reference = required(req, "taskDefinition")?;
+    let Some(td) = w.find_task_definition(reference).cloned() else {
+        return Err(client(format!(
+            "Unable to find task definition '{reference}' in account {ACCOUNT}"
+        )));
+    };
+    if !td.active {
+        return Err(client(format!("TaskDefinition is inactive ({})", td.arn)));
+    }
+    let count = req["count"].as_i64().unwrap_or(1);
+    if !(1..=10).contains(&count) {
+        return Err(invalid("Count must be between 1 and 10."));
+    }
+    if td.body["networkMode"] == "awsvpc" {
+        let cfg = &req["networkConfiguration"]["awsvpcConfiguration"];
+        if cfg.is_null() {
+            return Err(invalid(
+                "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+            ));
+        }
+        let subnets = cfg["subnets"].as_array().cloned().unwrap_or_default();
+        if subnets.is_empty() {
+            return Err(invalid("subnets can not be empty."));
+        }
+        for s in &subnets {
+            let s = s.as_str().unwrap_or_default();
+            if !SUBNETS.contains(&s) {
+                return Err(invalid(format!(
+                    "Error retrieving subnet information for [{s}]: The subnet ID '{s}' does not exist (ErrorCode: InvalidSubnetID.NotFound)"
+                )));
+            }
+        }
+        for g in cfg["securityGroups"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let g = g.as_str().unwrap_or_default();
+            if g != SECURITY_GROUP {
+                return Err(invalid(format!(
+                    "Error retrieving security group information for [{g}]: The security group '{g}' does not exist (ErrorCode: InvalidGroup.NotFound)"
+                )));
+            }
+        }
+    }
+    let overrides = req.get("overrides").cloned().unwrap_or(Value::Null);
+    let container_names: Vec<String> = td
+        .containers()
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(String::from))
+        .collect();
+    if let Some(list) = overrides["containerOverrides"].as_array() {
+        for o in list {
+            let name = o["name"].as_str().unwrap_or_default();
+            if !container_names.iter().any(|n| n == name) {
+                return Err(invalid(format!(
+                    "Override for container named {name} is not a container in the TaskDefinition."
+                )));
+            }
+        }
+    }
+    w.run_tasks_seen += 1;
+    if w.scenario.no_capacity && w.run_tasks_seen <= 2 {
+        let failures: Vec<Value> = (0..count)
+            .map(|_| json!({"arn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/{CLUSTER}"), "reason": "Capacity is unavailable at this time. Please try again later or in a different availability zone"}))
+            .collect();
+        return Ok(json!({"tasks": [], "failures": failures}));
+    }
+    let started_by = str_field(req, "startedBy")?.map(String::from);
+    let group = str_field(req, "group")?.map(String::from);
+    let now = w.clock.now();
+    let mut tasks = Vec::new();
+    for _ in 0..count {
+        let i = w.create_task(&td.family, td.revision, None, started_by.clone(), now);
+        if i == usize::MAX {
+            continue;
+        }
+        let essential = td.essential_container();
+        let essential_name = essential["name"].as_str().unwrap_or_default().to_string();
+        let t = &mut w.tasks[i];
+        if let Some(g) = &group {
+            t.group = g.clone();
+        }
+        let mut list: Vec<Value> = container_names.iter().map(|n| json!({"name": n})).collect();
+        if let Some(given) = overrides["containerOverrides"].as_array() {
+            for o in given {
+                if let Some(slot) = list.iter_mut().find(|v| v["name"] == o["name"]) {
+                    *slot = o.clone();
+                }
+                if o["name"] == essential_name.as_str()
+                    && let Some(cmd) = o["command"].as_array()
+                {
+                    t.command = cmd
+                        .iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect();
+                }
+            }
+        }
+        let mut ov = json!({"containerOverrides": list, "inferenceAcceleratorOverrides": []});
+        for key in [
+            "cpu",
+            "memory",
+            "taskRoleArn",
+            "executionRoleArn",
+            "ephemeralStorage",
+        ] {
+            if let Some(v) = overrides.get(key) {
+                ov[key] = v.clone();
+            }
+        }
+        t.overrides = ov;
+        let id = t.id.clone();
+        let command = t.command.join(" ");
+        w.event(now, "task-run", format!("{id} {} {command}", td.arn));
+        tasks.push(task_json(&w.tasks[i]));
+    }
+    Ok(json!({"tasks": tasks, "failures": []}))
+}
+
+fn stop_task(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    check_cluster(req)?;
+    let reference = required(req, "task")?;
+    let Some(i) = find_task(w, reference) else {
+        return Err(invalid("The referenced task was not found."));
+    };
+    let reason = str_field(req, "reason")?
+        .filter(|r| !r.is_empty())
+        .unwrap_or("Task stopped by user")
+        .to_string();
+    let now = w.clock.now();
+    w.begin_stop(i, now, "UserInitiated", &reason, Some(143));
+    let id = w.tasks[i].id.clone();
+    w.event(now, "task-stop-requested", id);
+    Ok(json!({"task": task_json(&w.tasks[i])}))
+}
