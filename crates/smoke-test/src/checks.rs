@@ -1,0 +1,366 @@
+//! The `checks` input: YAML, inline or in a file, read strictly.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use regex::Regex;
+use reqwest::Method;
+use reqwest::header::{HeaderName, HeaderValue};
+use serde::Deserialize;
+use swa_gha::ActionError;
+
+/// One check as written in the YAML.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CheckSpec {
+    name: Option<String>,
+    path: Option<String>,
+    url: Option<String>,
+    method: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    body: Option<serde_json::Value>,
+    expect_status: Option<StatusSpec>,
+    expect_json: Option<serde_json::Value>,
+    expect_body: Option<String>,
+    max_latency_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StatusSpec {
+    One(u16),
+    Many(Vec<u16>),
+}
+
+/// A check ready to run.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Option<Body>,
+    pub expect_status: Vec<u16>,
+    pub expect_json: Option<serde_json::Value>,
+    pub expect_body: Option<Regex>,
+    pub max_latency_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    Text(String),
+    Json(serde_json::Value),
+}
+
+/// Header names whose values are secrets: masked before anything is printed, never reported.
+pub fn is_secret_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "authorization"
+        || name == "proxy-authorization"
+        || name == "cookie"
+        || name == "set-cookie"
+        || ["token", "secret", "api-key", "apikey", "password", "auth"]
+            .iter()
+            .any(|word| name.contains(word))
+}
+
+/// The default when only `base-url` is given: `GET /health` answers 200 with
+/// `{"status": "healthy"}`.
+pub fn default_checks(base_url: &str) -> Vec<Check> {
+    vec![Check {
+        name: "GET /health".into(),
+        method: Method::GET,
+        url: join(base_url, "/health"),
+        headers: Vec::new(),
+        body: None,
+        expect_status: vec![200],
+        expect_json: Some(serde_json::json!({"status": "healthy"})),
+        expect_body: None,
+        max_latency_ms: None,
+    }]
+}
+
+/// The YAML text of the `checks` input: the file it names, or the value itself.
+pub fn checks_text(value: &str, workspace: Option<&str>) -> Result<String, ActionError> {
+    let trimmed = value.trim();
+    let one_line = !trimmed.contains('\n');
+    if one_line && !trimmed.starts_with('[') && !trimmed.starts_with('-') {
+        let mut path = Path::new(trimmed).to_path_buf();
+        if path.is_relative()
+            && let Some(ws) = workspace
+        {
+            path = Path::new(ws).join(path);
+        }
+        if path.is_file() {
+            return std::fs::read_to_string(&path).map_err(|e| {
+                ActionError::input(
+                    "checks",
+                    format!("names `{trimmed}`, which cannot be read: {e}"),
+                )
+            });
+        }
+        if trimmed.ends_with(".yml") || trimmed.ends_with(".yaml") {
+            return Err(ActionError::input(
+                "checks",
+                format!("names the file `{trimmed}`, which does not exist"),
+            ));
+        }
+    }
+    Ok(value.to_string())
+}
+
+pub fn parse_checks(text: &str, base_url: Option<&str>) -> Result<Vec<Check>, ActionError> {
+    let specs: Vec<CheckSpec> = serde_yaml_ng::from_str(text).map_err(|e| {
+        ActionError::input(
+            "checks",
+            format!("is not a list of checks: {}", yaml_error(&e.to_string())),
+        )
+    })?;
+    if specs.is_empty() {
+        return Err(ActionError::input(
+            "checks",
+            "is an empty list; leave it out to check GET /health",
+        ));
+    }
+    let mut checks = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.into_iter().enumerate() {
+        checks.push(build(i + 1, spec, base_url)?);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for check in &checks {
+        if !seen.insert(check.name.clone()) {
+            return Err(ActionError::input(
+                "checks",
+                format!(
+                    "has two checks named `{}`; give each a distinct `name`",
+                    check.name
+                ),
+            ));
+        }
+    }
+    Ok(checks)
+}
+
+/// serde names the unknown key as `unknown field `x``; say it in the input's own words.
+fn yaml_error(text: &str) -> String {
+    text.replace("unknown field", "unknown key")
+}
+
+fn build(n: usize, spec: CheckSpec, base_url: Option<&str>) -> Result<Check, ActionError> {
+    let label = spec
+        .name
+        .as_deref()
+        .map(|name| format!("check {n} (`{name}`)"))
+        .unwrap_or_else(|| format!("check {n}"));
+    let bad = |message: String| ActionError::input("checks", format!("{label} {message}"));
+    let method_text = spec
+        .method
+        .as_deref()
+        .unwrap_or("GET")
+        .trim()
+        .to_ascii_uppercase();
+    let method = match method_text.as_str() {
+        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => {
+            Method::from_bytes(method_text.as_bytes())
+                .map_err(|_| bad(format!("has an unknown method `{method_text}`")))?
+        }
+        other => {
+            return Err(bad(format!(
+                "has an unknown method `{other}`; use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS"
+            )));
+        }
+    };
+    let (url, shown) = match (&spec.path, &spec.url) {
+        (Some(_), Some(_)) => return Err(bad("has both `path` and `url`; give one".into())),
+        (None, None) => return Err(bad("has neither `path` nor `url`".into())),
+        (Some(path), None) => {
+            if !path.starts_with('/') {
+                return Err(bad(format!("has `path: {path}`, which must start with /")));
+            }
+            let Some(base) = base_url else {
+                return Err(ActionError::input(
+                    "base-url",
+                    format!("is required: {label} gives a `path`, not a full `url`"),
+                ));
+            };
+            (join(base, path), path.clone())
+        }
+        (None, Some(url)) => {
+            check_url(url).map_err(|e| bad(format!("has `url: {url}`, which {e}")))?;
+            (url.clone(), url.clone())
+        }
+    };
+    let mut headers = Vec::new();
+    for (name, value) in &spec.headers {
+        let header_name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| bad(format!("has a header name `{name}` that HTTP cannot carry")))?;
+        let mut header_value = HeaderValue::from_str(value).map_err(|_| {
+            // The value may be a secret: name the header only.
+            bad(format!(
+                "has a value for header `{name}` that HTTP cannot carry"
+            ))
+        })?;
+        if is_secret_header(name) {
+            header_value.set_sensitive(true);
+        }
+        headers.push((header_name, header_value));
+    }
+    let body = spec.body.map(|b| match b {
+        serde_json::Value::String(s) => Body::Text(s),
+        other => Body::Json(other),
+    });
+    let expect_status = match spec.expect_status {
+        None => vec![200],
+        Some(StatusSpec::One(s)) => vec![s],
+        Some(StatusSpec::Many(list)) => list,
+    };
+    if expect_status.is_empty() || expect_status.iter().any(|s| !(100..=599).contains(s)) {
+        return Err(bad(format!(
+            "has `expect-status: {expect_status:?}`; give an HTTP status (100-599) or a list of them"
+        )));
+    }
+    let expect_body = match &spec.expect_body {
+        None => None,
+        Some(pattern) => Some(
+            Regex::new(pattern)
+                .map_err(|e| bad(format!("has an `expect-body` that is not a regex: {e}")))?,
+        ),
+    };
+    let name = spec
+        .name
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("{method} {shown}"));
+    Ok(Check {
+        name,
+        method,
+        url,
+        headers,
+        body,
+        expect_status,
+        expect_json: spec.expect_json,
+        expect_body,
+        max_latency_ms: spec.max_latency_ms,
+    })
+}
+
+/// An absolute http(s) URL.
+pub fn check_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("is not an http(s) URL".into());
+    }
+    Ok(())
+}
+
+/// `http://host/_app` + `/health` = `http://host/_app/health`: the base URL's path is kept.
+pub fn join(base: &str, path: &str) -> String {
+    format!("{}{}", base.trim_end_matches('/'), path)
+}
+
+/// The URL as reported: credentials in it are dropped.
+pub fn shown_url(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Err(_) => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_field_in_kebab_case() {
+        let checks = parse_checks(
+            r#"
+- name: login
+  path: /user/login
+  method: post
+  headers: {Content-Type: application/json, Authorization: "Bearer abc"}
+  body: {username: smoke, password: pw}
+  expect-status: [200, 302]
+  expect-json: {ok: true}
+  expect-body: '"ok"'
+  max-latency-ms: 800
+- url: https://www.example.com/
+"#,
+            Some("http://127.0.0.1:9/_app/"),
+        )
+        .expect("checks");
+        assert_eq!(checks.len(), 2);
+        let login = &checks[0];
+        assert_eq!(login.name, "login");
+        assert_eq!(login.method, Method::POST);
+        assert_eq!(login.url, "http://127.0.0.1:9/_app/user/login");
+        assert_eq!(login.expect_status, [200, 302]);
+        assert!(
+            login
+                .headers
+                .iter()
+                .any(|(n, v)| n == "authorization" && v.is_sensitive())
+        );
+        assert!(matches!(login.body, Some(Body::Json(_))));
+        assert_eq!(login.max_latency_ms, Some(800));
+        assert_eq!(checks[1].name, "GET https://www.example.com/");
+        assert_eq!(checks[1].expect_status, [200]);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let e = parse_checks("- path: /health\n  expect_status: 200\n", Some("http://x"))
+            .expect_err("unknown key");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("input `checks` is not a list of checks: "),
+            "{text}"
+        );
+        assert!(text.contains("unknown key `expect_status`"), "{text}");
+    }
+
+    #[test]
+    fn a_path_needs_a_base_url_and_a_check_needs_a_target() {
+        let e = parse_checks("- path: /health\n", None).expect_err("no base");
+        assert!(
+            e.to_string().starts_with("input `base-url` is required"),
+            "{e}"
+        );
+        let e = parse_checks("- name: x\n", Some("http://x")).expect_err("no target");
+        assert_eq!(
+            e.to_string(),
+            "input `checks` check 1 (`x`) has neither `path` nor `url`"
+        );
+        let e = parse_checks("- url: ftp://x/\n", None).expect_err("ftp");
+        assert!(e.to_string().contains("is not an http(s) URL"), "{e}");
+        let e =
+            parse_checks("- path: /a\n  expect-body: '('\n", Some("http://x")).expect_err("regex");
+        assert!(e.to_string().contains("not a regex"), "{e}");
+    }
+
+    #[test]
+    fn secret_headers_are_recognised() {
+        for name in [
+            "Authorization",
+            "cookie",
+            "X-Api-Key",
+            "X-Auth-Token",
+            "Set-Cookie",
+        ] {
+            assert!(is_secret_header(name), "{name}");
+        }
+        assert!(!is_secret_header("Content-Type"));
+    }
+
+    #[test]
+    fn credentials_in_urls_are_not_reported() {
+        assert_eq!(
+            shown_url("https://u:p@x.example/a?b=1"),
+            "https://x.example/a?b=1"
+        );
+    }
+}

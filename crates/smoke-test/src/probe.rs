@@ -1,0 +1,350 @@
+//! Runs the checks: bounded concurrency, retries, and the report.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{CONTENT_TYPE, HeaderValue, SET_COOKIE, USER_AGENT};
+use serde::Serialize;
+use serde_json::Value;
+use swa_gha::{ActionError, Gha, format_duration};
+use tokio::sync::Semaphore;
+
+use crate::checks::{Body, Check, shown_url};
+
+pub struct Settings {
+    pub retries: u32,
+    pub retry_delay: Duration,
+    pub request_timeout: Duration,
+    pub concurrency: usize,
+}
+
+/// How one check ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub method: String,
+    pub url: String,
+    pub passed: bool,
+    /// The last answer's status; none when no answer came.
+    pub status: Option<u16>,
+    /// The last try, from sending to the last byte of the answer.
+    pub latency_ms: u64,
+    pub attempts: u32,
+    /// Why it failed (the last try).
+    pub reason: Option<String>,
+}
+
+pub async fn run_all(
+    checks: Arc<Vec<Check>>,
+    settings: Settings,
+    gha: Gha,
+) -> Result<Vec<CheckResult>, ActionError> {
+    let http = reqwest::Client::builder()
+        .timeout(settings.request_timeout)
+        .connect_timeout(settings.request_timeout)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()?;
+    let settings = Arc::new(settings);
+    let gate = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..checks.len() {
+        let (checks, settings, gate, gha, http) = (
+            checks.clone(),
+            settings.clone(),
+            gate.clone(),
+            gha.clone(),
+            http.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let result = run_one(&http, &checks[index], &settings, &gha).await;
+            (index, result)
+        });
+    }
+    let mut results: Vec<Option<CheckResult>> = vec![None; checks.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let (index, result) =
+            joined.map_err(|e| ActionError::failed(format!("a check stopped: {e}")))?;
+        results[index] = Some(result);
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+async fn run_one(
+    http: &reqwest::Client,
+    check: &Check,
+    settings: &Settings,
+    gha: &Gha,
+) -> CheckResult {
+    let tries = settings.retries + 1;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (status, latency, verdict) = try_once(http, check, gha).await;
+        let latency_ms = latency.as_millis() as u64;
+        match verdict {
+            Ok(()) => {
+                gha.info(format!(
+                    "✓ {}: {} in {latency_ms} ms",
+                    check.name,
+                    status.map(|s| s.to_string()).unwrap_or_default()
+                ));
+                return CheckResult {
+                    name: check.name.clone(),
+                    method: check.method.to_string(),
+                    url: shown_url(&check.url),
+                    passed: true,
+                    status,
+                    latency_ms,
+                    attempts: attempt,
+                    reason: None,
+                };
+            }
+            Err(reason) if attempt < tries => {
+                gha.info(format!(
+                    "{}: try {attempt} of {tries} failed ({reason}); trying again in {}",
+                    check.name,
+                    format_duration(settings.retry_delay)
+                ));
+                tokio::time::sleep(settings.retry_delay).await;
+            }
+            Err(reason) => {
+                gha.info(format!(
+                    "✗ {}: {reason} (after {attempt} tries)",
+                    check.name
+                ));
+                return CheckResult {
+                    name: check.name.clone(),
+                    method: check.method.to_string(),
+                    url: shown_url(&check.url),
+                    passed: false,
+                    status,
+                    latency_ms,
+                    attempts: attempt,
+                    reason: Some(reason),
+                };
+            }
+        }
+    }
+}
+
+/// One request and its verdict: the status, the latency, and why it failed.
+async fn try_once(
+    http: &reqwest::Client,
+    check: &Check,
+    gha: &Gha,
+) -> (Option<u16>, Duration, Result<(), String>) {
+    let mut request = http.request(check.method.clone(), &check.url).header(
+        USER_AGENT,
+        concat!("swa-actions-smoke-test/", env!("CARGO_PKG_VERSION")),
+    );
+    let has_content_type = check.headers.iter().any(|(n, _)| n == CONTENT_TYPE);
+    for (name, value) in &check.headers {
+        request = request.header(name.clone(), value.clone());
+    }
+    match &check.body {
+        Some(Body::Text(text)) => request = request.body(text.clone()),
+        Some(Body::Json(value)) => {
+            if !has_content_type {
+                request =
+                    request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            request = request.body(value.to_string());
+        }
+        None => {}
+    }
+    let started = Instant::now();
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) => return (None, started.elapsed(), Err(transport_reason(&e))),
+    };
+    let status = response.status().as_u16();
+    // A session cookie the system hands out is a secret too.
+    for cookie in response.headers().get_all(SET_COOKIE) {
+        if let Ok(text) = cookie.to_str()
+            && let Some((_, value)) = text.split(';').next().and_then(|p| p.split_once('='))
+            && value.len() >= 4
+        {
+            gha.add_mask(value);
+        }
+    }
+    let body = match response.bytes().await {
+        Ok(b) => b,
+        Err(e) => return (Some(status), started.elapsed(), Err(transport_reason(&e))),
+    };
+    let latency = started.elapsed();
+    (Some(status), latency, judge(check, status, &body, latency))
+}
+
+fn transport_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "no answer within request-timeout".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else if e.is_redirect() {
+        "too many redirects".into()
+    } else {
+        "the connection failed".into()
+    }
+}
+
+fn judge(check: &Check, status: u16, body: &[u8], latency: Duration) -> Result<(), String> {
+    if !check.expect_status.contains(&status) {
+        let expected: Vec<String> = check.expect_status.iter().map(u16::to_string).collect();
+        return Err(format!(
+            "expected status {}, got {status}{}",
+            expected.join(" or "),
+            excerpt(body)
+        ));
+    }
+    if let Some(expected) = &check.expect_json {
+        let actual: Value = serde_json::from_slice(body)
+            .map_err(|_| format!("expected a JSON body{}", excerpt(body)))?;
+        contains(&actual, expected, "$")?;
+    }
+    if let Some(pattern) = &check.expect_body {
+        let text = String::from_utf8_lossy(body);
+        if !pattern.is_match(&text) {
+            return Err(format!(
+                "body does not match /{}/{}",
+                pattern.as_str(),
+                excerpt(body)
+            ));
+        }
+    }
+    if let Some(max) = check.max_latency_ms {
+        let ms = latency.as_millis() as u64;
+        if ms > max {
+            return Err(format!("took {ms} ms, more than max-latency-ms {max}"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `actual` contains `expected`: every key of an expected object is in the actual one
+/// with a value that contains the expected value; arrays match element by element; other values
+/// are equal. The error names where they differ.
+fn contains(actual: &Value, expected: &Value, at: &str) -> Result<(), String> {
+    match (expected, actual) {
+        (Value::Object(want), Value::Object(have)) => {
+            for (key, value) in want {
+                let here = format!("{at}.{key}");
+                match have.get(key) {
+                    Some(found) => contains(found, value, &here)?,
+                    None => return Err(format!("JSON has no `{here}` (expected {value})")),
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(want), Value::Array(have)) => {
+            if want.len() != have.len() {
+                return Err(format!(
+                    "JSON `{at}` has {} items, expected {}",
+                    have.len(),
+                    want.len()
+                ));
+            }
+            for (i, (w, h)) in want.iter().zip(have).enumerate() {
+                contains(h, w, &format!("{at}[{i}]"))?;
+            }
+            Ok(())
+        }
+        (Value::Number(want), Value::Number(have)) if want.as_f64() == have.as_f64() => Ok(()),
+        (want, have) if want == have => Ok(()),
+        (want, have) => Err(format!("JSON `{at}` is {have}, expected {want}")),
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let short: String = text.chars().take(120).collect();
+    let more = if text.chars().count() > 120 {
+        "…"
+    } else {
+        ""
+    };
+    format!(": {}{more}", short.replace(['\n', '\r'], " "))
+}
+
+/// The outputs, the summary table, and the verdict.
+pub fn report(gha: &Gha, results: &[CheckResult]) -> Result<(), ActionError> {
+    let passed = results.iter().filter(|r| r.passed).count();
+    let failed = results.len() - passed;
+    let report = serde_json::json!({ "passed": passed, "failed": failed, "checks": results });
+    gha.set_output("passed", &passed.to_string())?;
+    gha.set_output("failed", &failed.to_string())?;
+    // Outputs are not masked by the runner's file: mask here.
+    gha.set_output("report", &gha.mask(&report.to_string()))?;
+
+    let mut md = format!("### Smoke test: {passed} passed, {failed} failed\n\n");
+    md.push_str(
+        "| Check | Result | Status | Latency | Tries | Reason |\n|---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} ms | {} | {} |\n",
+            cell(&r.name),
+            if r.passed { "✅ passed" } else { "❌ failed" },
+            r.status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
+            r.latency_ms,
+            r.attempts,
+            cell(r.reason.as_deref().unwrap_or(""))
+        ));
+    }
+    gha.summary(&md)?;
+    if failed == 0 {
+        return Ok(());
+    }
+    let failures: Vec<String> = results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| format!("{} ({})", r.name, r.reason.as_deref().unwrap_or("failed")))
+        .collect();
+    Err(ActionError::failed(format!(
+        "{failed} of {} smoke check(s) failed: {}",
+        results.len(),
+        failures.join("; ")
+    )))
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_subsets_name_where_they_differ() {
+        let actual =
+            json!({"status": "healthy", "database": "ok", "n": 1.0, "list": [1, {"a": 2, "b": 3}]});
+        assert_eq!(
+            contains(&actual, &json!({"status": "healthy"}), "$"),
+            Ok(())
+        );
+        assert_eq!(
+            contains(&actual, &json!({"n": 1, "list": [1, {"a": 2}]}), "$"),
+            Ok(())
+        );
+        assert_eq!(
+            contains(&actual, &json!({"database": "down"}), "$"),
+            Err("JSON `$.database` is \"ok\", expected \"down\"".into())
+        );
+        assert_eq!(
+            contains(&actual, &json!({"cache": "ok"}), "$"),
+            Err("JSON has no `$.cache` (expected \"ok\")".into())
+        );
+        assert_eq!(
+            contains(&actual, &json!({"list": [1]}), "$"),
+            Err("JSON `$.list` has 2 items, expected 1".into())
+        );
+    }
+}

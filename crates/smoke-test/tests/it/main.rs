@@ -1,0 +1,379 @@
+//! smoke-test run as a workflow runs it, against wiremock (and the sandbox's app).
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::run_step;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_smoke-test");
+
+fn report(run: &harness::StepRun) -> Value {
+    serde_json::from_str(run.output("report")).unwrap()
+}
+
+#[tokio::test]
+async fn with_only_a_base_url_health_must_say_healthy() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/_app/health"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": "healthy", "database": "ok"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let base = format!("{}/_app", server.uri());
+    let run = run_step(BIN, &[("base-url", &base)], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.output("passed"), "1");
+    assert_eq!(run.output("failed"), "0");
+    let order: Vec<&str> = run
+        .outputs_raw
+        .lines()
+        .filter_map(|l| l.split_once("<<").map(|p| p.0))
+        .collect();
+    assert_eq!(order, smoke_test::OUTPUTS);
+    let report = report(&run);
+    assert_eq!(report["checks"][0]["name"], "GET /health");
+    assert_eq!(report["checks"][0]["url"], format!("{base}/health"));
+    assert_eq!(report["checks"][0]["status"], 200);
+    assert_eq!(report["checks"][0]["attempts"], 1);
+    assert!(
+        run.summary
+            .starts_with("### Smoke test: 1 passed, 0 failed\n"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("| GET /health | ✅ passed | 200 | "),
+        "{}",
+        run.summary
+    );
+}
+
+#[tokio::test]
+async fn an_unhealthy_answer_fails_with_the_reason() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/health"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": "degraded", "database": "down"})),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let run = run_step(
+        BIN,
+        &[
+            ("base-url", &server.uri()),
+            ("retries", "1"),
+            ("retry-delay", "10ms"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_eq!(run.output("failed"), "1");
+    let reason = "JSON `$.status` is \"degraded\", expected \"healthy\"";
+    assert_eq!(report(&run)["checks"][0]["reason"], reason);
+    assert_eq!(report(&run)["checks"][0]["attempts"], 2);
+    assert!(
+        run.summary.contains("| ❌ failed | 200 | "),
+        "{}",
+        run.summary
+    );
+    assert!(run.summary.contains(reason), "{}", run.summary);
+    assert_eq!(
+        run.errors(),
+        [format!(
+            "::error::1 of 1 smoke check(s) failed: GET /health ({reason})"
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_check_that_fails_once_passes_on_retry() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("warming up"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<title>StartupWebApp</title>"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let checks = "- name: frontend\n  path: /\n  expect-body: '<title>StartupWebApp</title>'\n";
+    let run = run_step(
+        BIN,
+        &[
+            ("base-url", &server.uri()),
+            ("checks", checks),
+            ("retry-delay", "10ms"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(run.log.contains("frontend: try 1 of 4 failed (expected status 200, got 503: warming up); trying again in 10ms"), "{}", run.log);
+    assert_eq!(report(&run)["checks"][0]["attempts"], 2);
+}
+
+#[tokio::test]
+async fn every_field_of_a_check_is_applied_and_secrets_never_show() {
+    let server = MockServer::start().await;
+    let bearer = "sk_live_authorizationSECRET0001";
+    let session = "sessionCOOKIEvalue0002";
+    let issued = "issuedSESSIONcookie0003";
+    Mock::given(method("POST"))
+        .and(path("/user/login"))
+        .and(header("authorization", format!("Bearer {bearer}").as_str()))
+        .and(header("cookie", format!("csrftoken={session}").as_str()))
+        .and(header("content-type", "application/json"))
+        .and(body_json(json!({"username": "smoke", "password": "pw"})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "set-cookie",
+                    format!("sessionid={issued}; HttpOnly; Path=/").as_str(),
+                )
+                // A server that echoes what it got must not leak it either.
+                .set_body_json(
+                    json!({"ok": true, "echo": format!("Bearer {bearer} {session} {issued}")}),
+                ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(400)))
+        .mount(&server)
+        .await;
+    let checks = format!(
+        r#"
+- name: login
+  path: /user/login
+  method: POST
+  headers:
+    Authorization: Bearer {bearer}
+    Cookie: csrftoken={session}
+  body: {{username: smoke, password: pw}}
+  expect-status: [200, 302]
+  expect-json: {{ok: true}}
+  expect-body: 'Bearer \S+'
+- name: slow page
+  url: {}/slow
+  max-latency-ms: 100
+"#,
+        server.uri()
+    );
+    let run = run_step(
+        BIN,
+        &[
+            ("base-url", &server.uri()),
+            ("checks", &checks),
+            ("retries", "0"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    for secret in [bearer, session, issued] {
+        run.assert_secret_hidden(secret);
+    }
+    let report = report(&run);
+    assert_eq!(report["passed"], 1);
+    assert_eq!(report["failed"], 1);
+    assert_eq!(report["checks"][0]["passed"], true, "{report}");
+    let reason = report["checks"][1]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("took ") && reason.ends_with(" ms, more than max-latency-ms 100"),
+        "{reason}"
+    );
+    assert!(!run.everything().to_lowercase().contains("authorization:"));
+}
+
+#[tokio::test]
+async fn many_checks_are_reported_in_the_order_written() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(500)))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let checks = "- path: /a\n- path: /b\n- path: /c\n- path: /d\n";
+    let started = std::time::Instant::now();
+    let run = run_step(
+        BIN,
+        &[
+            ("base-url", &server.uri()),
+            ("checks", checks),
+            ("concurrency", "4"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.output("passed"), "4");
+    let names: Vec<Value> = report(&run)["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        ["GET /a", "GET /b", "GET /c", "GET /d"],
+        "the report keeps the order written"
+    );
+    // Informational only; not asserted (a loaded machine may be slow).
+    let _ = started.elapsed();
+}
+
+#[tokio::test]
+async fn checks_come_from_a_file_relative_to_the_workspace() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/health"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".github")).unwrap();
+    std::fs::write(
+        dir.path().join(".github/smoke.yml"),
+        "- name: health\n  path: /health\n  expect-status: 204\n",
+    )
+    .unwrap();
+    let ws = dir.path().to_string_lossy().into_owned();
+    let run = run_step(
+        BIN,
+        &[("base-url", &server.uri()), ("checks", ".github/smoke.yml")],
+        &[("GITHUB_WORKSPACE", ws.as_str())],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(report(&run)["checks"][0]["name"], "health");
+}
+
+#[tokio::test]
+async fn a_request_that_times_out_is_retried_then_reported() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(10)))
+        .mount(&server)
+        .await;
+    let run = run_step(
+        BIN,
+        &[
+            ("base-url", &server.uri()),
+            ("request-timeout", "300ms"),
+            ("retries", "1"),
+            ("retry-delay", "10ms"),
+            ("checks", "- path: /health\n"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    let report = report(&run);
+    assert_eq!(
+        report["checks"][0]["reason"],
+        "no answer within request-timeout"
+    );
+    assert_eq!(report["checks"][0]["attempts"], 2);
+    assert_eq!(report["checks"][0]["status"], Value::Null);
+}
+
+#[tokio::test]
+async fn bad_input_is_named_and_nothing_is_requested() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec![("checks", "- path: /health\n  expect_status: 200\n")],
+            "checks",
+            "unknown key `expect_status`",
+        ),
+        (
+            vec![("checks", "- path: /health\n  timeout: 5\n")],
+            "checks",
+            "unknown key `timeout`",
+        ),
+        (
+            vec![("checks", "- path: health\n")],
+            "checks",
+            "must start with /",
+        ),
+        (
+            vec![("checks", "missing/smoke.yml")],
+            "checks",
+            "does not exist",
+        ),
+        (
+            vec![("checks", "- path: /a\n  expect-body: '(unclosed'\n")],
+            "checks",
+            "not a regex",
+        ),
+        (vec![("base-url", "not a url")], "base-url", "is not a URL"),
+        (vec![("base-url", "")], "base-url", "is required"),
+        (
+            vec![("retry-delay", "soon")],
+            "retry-delay",
+            "has the value `soon`",
+        ),
+        (
+            vec![("concurrency", "0")],
+            "concurrency",
+            "has the value `0`",
+        ),
+    ];
+    for (inputs, named, says) in cases {
+        let mut all = vec![("base-url", base.as_str())];
+        for (k, v) in &inputs {
+            all.retain(|(n, _)| n != k);
+            all.push((k, v));
+        }
+        let run = run_step(BIN, &all, &[]).await;
+        assert_eq!(run.code, 2, "{inputs:?}: {}", run.log);
+        let errors = run.errors();
+        assert_eq!(errors.len(), 1, "{inputs:?}: {}", run.log);
+        assert!(
+            errors[0].starts_with(&format!(
+                "::error title=Invalid input `{named}`::input `{named}`"
+            )),
+            "{inputs:?}: {}",
+            errors[0]
+        );
+        assert!(errors[0].contains(says), "{inputs:?}: {}", errors[0]);
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_secret_in_a_check_that_does_not_parse_is_not_echoed() {
+    let secret = "Bearer ghp_inBrokenChecks0000000000004";
+    let checks = format!("- path: /a\n  headers: {{Authorization: \"{secret}\"}}\n  bogus: 1\n");
+    let run = run_step(
+        BIN,
+        &[("base-url", "http://127.0.0.1:9"), ("checks", &checks)],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.log);
+    run.assert_secret_hidden("ghp_inBrokenChecks0000000000004");
+}
