@@ -3,6 +3,7 @@
 
 mod fake;
 mod harness;
+mod sandbox;
 
 use std::time::Duration;
 
