@@ -1,0 +1,526 @@
+//! run-migration as a workflow runs it: the binary, a cleared environment with `INPUT_*`,
+//! `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY`, against the local sandbox.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use swa_sandbox::{Call, Options, Sandbox};
+
+const BIN: &str = env!("CARGO_BIN_EXE_run-migration");
+const CLUSTER: &str = "startupwebapp-cluster";
+const SERVICE: &str = "startupwebapp-service";
+const FAMILY: &str = "startupwebapp-migration-task";
+
+fn sandbox(scenario: &str) -> Sandbox {
+    Sandbox::start(Options {
+        scenario: scenario.into(),
+        clock: 20.0,
+        port: 0,
+    })
+    .unwrap()
+}
+
+struct Run {
+    code: i32,
+    log: String,
+    outputs: Vec<(String, String)>,
+    summary: String,
+}
+
+struct Step {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+    _dir: tempfile::TempDir,
+    outputs: PathBuf,
+    summary: PathBuf,
+}
+
+fn spawn(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> Step {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = dir.path().join("github_output");
+    let summary = dir.path().join("step_summary");
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .envs(sandbox.env())
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (name, value) in inputs {
+        cmd.env(format!("INPUT_{}", name.to_uppercase()), value);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Step {
+        child,
+        lines: rx,
+        log: Vec::new(),
+        _dir: dir,
+        outputs,
+        summary,
+    }
+}
+
+impl Step {
+    /// Reads the log until a line contains `text`.
+    fn wait_for(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => {
+                    let found = line.contains(text);
+                    self.log.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        panic!("`{text}` never appeared in:\n{}", self.log.join("\n"));
+    }
+
+    fn finish(mut self) -> Run {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("run-migration did not finish:\n{}", self.log.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // The reader thread ends at EOF.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            self.log.push(line);
+        }
+        Run {
+            code: status.code().unwrap_or(-1),
+            log: self.log.join("\n") + "\n",
+            outputs: parse_outputs(&std::fs::read_to_string(&self.outputs).unwrap_or_default()),
+            summary: std::fs::read_to_string(&self.summary).unwrap_or_default(),
+        }
+    }
+}
+
+fn run(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> Run {
+    spawn(sandbox, inputs).finish()
+}
+
+fn parse_outputs(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(head) = lines.next() {
+        let (name, delim) = head.split_once("<<").unwrap();
+        let mut value = Vec::new();
+        for line in lines.by_ref() {
+            if line == delim {
+                break;
+            }
+            value.push(line);
+        }
+        out.push((name.to_string(), value.join("\n")));
+    }
+    out
+}
+
+impl Run {
+    fn output(&self, name: &str) -> &str {
+        self.outputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no output {name} in {:?}", self.outputs))
+    }
+
+    fn error(&self) -> &str {
+        self.log
+            .lines()
+            .find(|l| l.starts_with("::error"))
+            .unwrap_or_else(|| panic!("no ::error:: in\n{}", self.log))
+    }
+}
+
+fn ops<'a>(calls: &'a [Call], operation: &str) -> Vec<&'a Call> {
+    calls.iter().filter(|c| c.operation == operation).collect()
+}
+
+const WITH_SERVICE: &[(&str, &str)] = &[
+    ("cluster", CLUSTER),
+    ("service", SERVICE),
+    ("task-definition", FAMILY),
+];
+
+const SUCCESS_LINES: &[&str] = &[
+    "Operations to perform:",
+    "  Apply all migrations: admin, auth, catalog, contenttypes, orders, sessions, user",
+    "Running migrations:",
+    "  Applying catalog.0018_product_search_index... OK",
+    "  Applying orders.0042_order_tracking_number... OK",
+];
+
+#[test]
+fn a_migration_that_succeeds_streams_its_log_and_exits_0() {
+    let sb = sandbox("healthy");
+    let r = run(&sb, WITH_SERVICE);
+    assert_eq!(r.code, 0, "{}", r.log);
+    // Each line once, in order, between the group markers.
+    let mut at = r.log.find("::group::Migration: task ").unwrap();
+    for line in SUCCESS_LINES {
+        let needle = format!("\n{line}\n");
+        assert_eq!(
+            r.log.matches(&needle).count(),
+            1,
+            "{line} once in\n{}",
+            r.log
+        );
+        let here = r.log.find(&needle).unwrap();
+        assert!(here > at, "{line} out of order in\n{}", r.log);
+        at = here;
+    }
+    assert!(r.log.find("::endgroup::").unwrap() > at);
+    assert!(r.log.contains("Migration succeeded"), "{}", r.log);
+
+    let calls = sb.calls();
+    let runs = ops(&calls, "RunTask");
+    assert_eq!(runs.len(), 1);
+    let req = &runs[0].request;
+    assert_eq!(
+        req["taskDefinition"],
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-migration-task:3"
+    );
+    assert_eq!(req["startedBy"], "swa-actions");
+    assert_eq!(req["launchType"], "FARGATE");
+    assert_eq!(
+        req["overrides"]["containerOverrides"][0],
+        serde_json::json!({"name": "migration", "command": ["python", "manage.py", "migrate", "--noinput"]})
+    );
+    // The network comes from the service.
+    let vpc = &req["networkConfiguration"]["awsvpcConfiguration"];
+    assert_eq!(
+        vpc["subnets"],
+        serde_json::json!(["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"])
+    );
+    assert_eq!(
+        vpc["securityGroups"],
+        serde_json::json!(["sg-0a1b2c3d4e5f60003"])
+    );
+    assert_eq!(vpc["assignPublicIp"], "DISABLED");
+    // Nothing else changed anything.
+    let mutating: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.is_mutating())
+        .map(|c| c.operation.as_str())
+        .collect();
+    assert_eq!(mutating, ["RunTask"]);
+
+    let names: Vec<&str> = r.outputs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, run_migration::OUTPUTS);
+    let task = r.output("task-arn");
+    assert!(
+        task.starts_with("arn:aws:ecs:us-east-1:123456789012:task/startupwebapp-cluster/"),
+        "{task}"
+    );
+    let id = task.rsplit('/').next().unwrap();
+    assert_eq!(r.output("log-group"), "/ecs/startupwebapp-migrations");
+    assert_eq!(r.output("log-stream"), format!("ecs/migration/{id}"));
+    assert_eq!(r.output("exit-code"), "0");
+    assert!(r.output("elapsed-seconds").parse::<u64>().is_ok());
+    assert!(
+        r.summary.starts_with("### ✅ Migration succeeded"),
+        "{}",
+        r.summary
+    );
+    assert!(
+        r.summary
+            .contains("Applying orders.0042_order_tracking_number... OK"),
+        "{}",
+        r.summary
+    );
+}
+
+#[test]
+fn a_failing_migration_exits_1_with_its_traceback() {
+    let sb = sandbox("migration-fails");
+    let r = run(&sb, WITH_SERVICE);
+    assert_eq!(r.code, 1, "{}", r.log);
+    assert!(
+        r.log.contains("\nTraceback (most recent call last):\n"),
+        "{}",
+        r.log
+    );
+    assert!(r.log.contains("\npsycopg2.errors.DuplicateColumn: column \"tracking_number\" of relation \"orders_order\" already exists\n"));
+    let error = r.error();
+    assert!(
+        error.starts_with("::error title=Migration failed::"),
+        "{error}"
+    );
+    assert!(error.contains("migration exited 1"), "{error}");
+    assert!(
+        error.contains("django.db.utils.ProgrammingError: column \"tracking_number\""),
+        "{error}"
+    );
+    assert_eq!(r.output("exit-code"), "1");
+    assert!(
+        r.summary.starts_with("### ❌ Migration failed"),
+        "{}",
+        r.summary
+    );
+    assert!(r.summary.contains("<details open>"), "{}", r.summary);
+}
+
+#[test]
+fn the_guard_refuses_destructive_operations_and_runs_only_the_plan() {
+    let sb = sandbox("destructive-migration");
+    let mut inputs = WITH_SERVICE.to_vec();
+    inputs.push(("destructive-guard", "true"));
+    let r = run(&sb, &inputs);
+    assert_eq!(r.code, 1, "{}", r.log);
+    let error = r.error();
+    assert!(
+        error.starts_with("::error title=Destructive migration refused::"),
+        "{error}"
+    );
+    assert!(error.contains("user.0031_remove_profile_legacy_phone: RemoveField (Remove field legacy_phone from profile)"), "{error}");
+    assert!(
+        error.contains(
+            "orders.0042_order_tracking_number: AlterField (Alter field status on order)"
+        ),
+        "{error}"
+    );
+    assert!(
+        !error.contains("CreateModel") && !error.contains("AddField"),
+        "{error}"
+    );
+    let calls = sb.calls();
+    let runs = ops(&calls, "RunTask");
+    assert_eq!(runs.len(), 1, "only the plan ran");
+    assert_eq!(
+        runs[0].request["overrides"]["containerOverrides"][0]["command"],
+        serde_json::json!(["python", "manage.py", "migrate", "--noinput", "--plan"])
+    );
+    assert!(r.outputs.is_empty(), "{:?}", r.outputs);
+    assert!(
+        r.summary
+            .contains("| user | 0031_remove_profile_legacy_phone | RemoveField |"),
+        "{}",
+        r.summary
+    );
+}
+
+#[test]
+fn allow_destructive_lists_them_and_migrates() {
+    let sb = sandbox("destructive-migration");
+    let mut inputs = WITH_SERVICE.to_vec();
+    inputs.push(("destructive-guard", "true"));
+    inputs.push(("allow-destructive", "true"));
+    let r = run(&sb, &inputs);
+    assert_eq!(r.code, 0, "{}", r.log);
+    assert!(
+        r.log.contains(
+            "::warning::running 2 destructive operation(s) because allow-destructive is true"
+        ),
+        "{}",
+        r.log
+    );
+    assert!(
+        r.log
+            .contains("\n  Applying user.0031_remove_profile_legacy_phone... OK\n")
+    );
+    let calls = sb.calls();
+    let commands: Vec<&serde_json::Value> = ops(&calls, "RunTask")
+        .iter()
+        .map(|c| &c.request["overrides"]["containerOverrides"][0]["command"])
+        .collect();
+    assert_eq!(commands.len(), 2);
+    assert_eq!(
+        *commands[1],
+        serde_json::json!(["python", "manage.py", "migrate", "--noinput"])
+    );
+}
+
+#[test]
+fn a_timeout_stops_the_task_and_exits_1() {
+    let sb = sandbox("healthy");
+    let mut inputs = WITH_SERVICE.to_vec();
+    inputs.push((
+        "command",
+        r#"["gunicorn", "StartupWebApp.wsgi", "--bind", "0.0.0.0:8000"]"#,
+    ));
+    inputs.push(("timeout", "3s"));
+    let r = run(&sb, &inputs);
+    assert_eq!(r.code, 1, "{}", r.log);
+    let error = r.error();
+    assert!(
+        error.starts_with("::error title=Migration timed out::"),
+        "{error}"
+    );
+    assert!(
+        r.log.contains("[INFO] Starting gunicorn"),
+        "the log streamed until the stop: {}",
+        r.log
+    );
+    let calls = sb.calls();
+    let stops = ops(&calls, "StopTask");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].request["task"], r.output("task-arn"));
+    assert_eq!(
+        stops[0].request["reason"],
+        "run-migration: timed out after 3.0s"
+    );
+}
+
+#[test]
+fn a_cancelled_job_stops_the_task() {
+    let sb = sandbox("healthy");
+    let mut inputs = WITH_SERVICE.to_vec();
+    inputs.push(("command", "gunicorn StartupWebApp.wsgi"));
+    let mut step = spawn(&sb, &inputs);
+    step.wait_for("[INFO] Starting gunicorn");
+    let pid = step.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let r = step.finish();
+    assert_eq!(r.code, 1, "{}", r.log);
+    assert!(
+        r.error().contains("the job was cancelled (SIGTERM)"),
+        "{}",
+        r.log
+    );
+    let calls = sb.calls();
+    let stops = ops(&calls, "StopTask");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(
+        stops[0].request["reason"],
+        "run-migration: the job was cancelled (SIGTERM)"
+    );
+}
+
+#[test]
+fn run_task_failures_are_reported_and_exit_1() {
+    let sb = sandbox("no-capacity");
+    let r = run(&sb, WITH_SERVICE);
+    assert_eq!(r.code, 1, "{}", r.log);
+    let error = r.error();
+    assert!(error.starts_with("::error title=Migration task not started::ECS could not start the task: Capacity is unavailable at this time"), "{error}");
+    let calls = sb.calls();
+    assert!(ops(&calls, "DescribeTasks").is_empty());
+
+    // A subnet that does not exist: ECS refuses RunTask.
+    let sb = sandbox("healthy");
+    let mut inputs = WITH_SERVICE.to_vec();
+    inputs.push(("subnets", "subnet-0deadbeef0000000"));
+    let r = run(&sb, &inputs);
+    assert_eq!(r.code, 1, "{}", r.log);
+    let error = r.error();
+    assert!(
+        error.contains("RunTask refused to start startupwebapp-migration-task:3"),
+        "{error}"
+    );
+    assert!(error.contains("subnet-0deadbeef0000000"), "{error}");
+}
+
+#[test]
+fn throttling_while_waiting_is_ridden_out() {
+    let sb = sandbox("throttling");
+    let r = run(&sb, WITH_SERVICE);
+    assert_eq!(r.code, 0, "{}", r.log);
+    for line in SUCCESS_LINES {
+        assert_eq!(
+            r.log.matches(&format!("\n{line}\n")).count(),
+            1,
+            "{line} once in\n{}",
+            r.log
+        );
+    }
+    let calls = sb.calls();
+    let throttled = calls
+        .iter()
+        .filter(|c| {
+            c.status == 400 && (c.operation == "DescribeTasks" || c.operation == "GetLogEvents")
+        })
+        .count();
+    assert!(throttled > 0, "the scenario throttled the wait");
+    assert_eq!(
+        ops(&calls, "RunTask")
+            .iter()
+            .filter(|c| c.status == 200)
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn bad_input_exits_2_and_starts_nothing() {
+    let sb = sandbox("healthy");
+    // An unknown family.
+    let r = run(
+        &sb,
+        &[
+            ("cluster", CLUSTER),
+            ("service", SERVICE),
+            ("task-definition", "no-such-family"),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.log);
+    assert!(
+        r.error()
+            .contains("input `task-definition` names task definition `no-such-family`"),
+        "{}",
+        r.log
+    );
+    // No network configuration anywhere for an awsvpc task definition.
+    let r = run(&sb, &[("cluster", CLUSTER), ("task-definition", FAMILY)]);
+    assert_eq!(r.code, 2, "{}", r.log);
+    assert!(
+        r.error().contains("no network configuration was found"),
+        "{}",
+        r.log
+    );
+    // An unknown service.
+    let r = run(&sb, &[("cluster", CLUSTER), ("service", "no-such-service")]);
+    assert_eq!(r.code, 2, "{}", r.log);
+    assert!(
+        r.error()
+            .contains("input `service` names `no-such-service`"),
+        "{}",
+        r.log
+    );
+    assert!(
+        sb.calls().iter().all(|c| !c.is_mutating()),
+        "{:?}",
+        sb.calls()
+    );
+
+    // Malformed command JSON: refused before any call at all.
+    let before = sb.calls().len();
+    let mut inputs = WITH_SERVICE.to_vec();
+    inputs.push(("command", r#"["python", "manage.py", "migrate""#));
+    let r = run(&sb, &inputs);
+    assert_eq!(r.code, 2, "{}", r.log);
+    assert!(r.error().starts_with("::error title=Invalid input `command`::input `command` is not a valid JSON array of strings"), "{}", r.log);
+    assert_eq!(sb.calls().len(), before);
+}
