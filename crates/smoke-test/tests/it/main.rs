@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod harness;
+mod sandbox;
 
 use std::time::Duration;
 
