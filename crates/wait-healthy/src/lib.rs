@@ -1,0 +1,174 @@
+//! `wait-healthy`: wait for an ECS deployment to be healthy, and say why when it is not.
+//!
+//! One DescribeServices per poll; tasks, targets and logs only when they are needed. A failure
+//! (rollout FAILED, a circuit-breaker rollback, `max-failed-tasks` stopped tasks) ends the wait as
+//! soon as it is seen, with the stopped tasks' reasons and their containers' last log lines.
+
+mod pace;
+mod probe;
+mod watch;
+
+use std::time::Duration;
+
+use swa_aws::Aws;
+use swa_gha::{ActionError, Gha};
+
+pub use pace::Pacer;
+pub use probe::{Probe, contains};
+pub use watch::{Clients, Outcome, Settings, Until, Watch};
+
+/// Inputs: one `--flag` per action input, named exactly as the input.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "wait-healthy",
+    version,
+    about = "Wait for an ECS deployment to be healthy, and say why when it is not"
+)]
+pub struct Args {
+    /// The ECS cluster (name or ARN).
+    #[arg(long)]
+    pub cluster: String,
+    /// The ECS service (name or ARN).
+    #[arg(long)]
+    pub service: String,
+    /// The deployment to watch; default: the PRIMARY deployment when the wait starts.
+    #[arg(long = "deployment-id")]
+    pub deployment_id: Option<String>,
+    /// `steady`: the old deployment has drained too; `serving`: every new task is running and
+    /// healthy in the target groups.
+    #[arg(long, value_enum, default_value = "steady")]
+    pub until: Until,
+    /// How long to wait (`90s`, `10m`).
+    #[arg(long, value_parser = swa_gha::parse_duration, default_value = "15m")]
+    pub timeout: Duration,
+    /// A URL that must answer 200 once the deployment is healthy; probed on every poll.
+    #[arg(long = "health-url")]
+    pub health_url: Option<String>,
+    /// JSON the health-url body must contain, such as `{"status":"healthy"}`.
+    #[arg(long = "health-expect")]
+    pub health_expect: Option<String>,
+    /// Fail once this many tasks of the deployment have stopped.
+    #[arg(long = "max-failed-tasks", default_value = "3")]
+    pub max_failed_tasks: u32,
+    /// Log lines shown from each failed container.
+    #[arg(long = "log-lines", default_value = "30")]
+    pub log_lines: u32,
+    /// The longest pause between polls.
+    #[arg(long = "poll-interval", value_parser = swa_gha::parse_duration, default_value = "2s")]
+    pub poll_interval: Duration,
+}
+
+/// Every output the action writes, in the order it writes them.
+pub const OUTPUTS: &[&str] = &[
+    "result",
+    "deployment-id",
+    "rollout-state",
+    "failed-tasks",
+    "failed-probes",
+    "elapsed-seconds",
+];
+
+/// ECS calls per minute the poller stays under, retries included.
+pub const ECS_CALLS_PER_MINUTE: f64 = 38.0;
+
+/// Checks the inputs that need no AWS call.
+pub fn settings(args: &Args) -> Result<Settings, ActionError> {
+    for (name, value) in [("cluster", &args.cluster), ("service", &args.service)] {
+        if value.trim().is_empty() || value.chars().any(char::is_whitespace) {
+            return Err(ActionError::input(
+                name,
+                format!("is `{value}`; give the name or ARN"),
+            ));
+        }
+    }
+    if args.timeout.is_zero() {
+        return Err(ActionError::input(
+            "timeout",
+            "is zero; give a duration such as 10m",
+        ));
+    }
+    if args.poll_interval < Duration::from_millis(100) {
+        return Err(ActionError::input(
+            "poll-interval",
+            "is under 100ms; a poll every 2s (the default) is fast enough",
+        ));
+    }
+    if args.poll_interval > args.timeout {
+        return Err(ActionError::input(
+            "poll-interval",
+            format!(
+                "({}) is longer than `timeout` ({})",
+                swa_gha::format_duration(args.poll_interval),
+                swa_gha::format_duration(args.timeout)
+            ),
+        ));
+    }
+    if args.max_failed_tasks == 0 {
+        return Err(ActionError::input(
+            "max-failed-tasks",
+            "is 0; it must be at least 1",
+        ));
+    }
+    if let Some(url) = &args.health_url {
+        let ok = reqwest::Url::parse(url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !ok {
+            return Err(ActionError::input(
+                "health-url",
+                format!("is `{url}`, which is not an http(s) URL"),
+            ));
+        }
+    }
+    let expect = match &args.health_expect {
+        Some(text) => {
+            if args.health_url.is_none() {
+                return Err(ActionError::input(
+                    "health-expect",
+                    "is set but `health-url` is not; set the URL to check",
+                ));
+            }
+            let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+                ActionError::input("health-expect", format!("is not valid JSON: {e}"))
+            })?;
+            Some(value)
+        }
+        None => None,
+    };
+    if let Some(id) = &args.deployment_id
+        && (!id.starts_with("ecs-svc/") || id.len() <= "ecs-svc/".len())
+    {
+        return Err(ActionError::input(
+            "deployment-id",
+            format!("is `{id}`; an ECS deployment id looks like ecs-svc/1234567890123456789"),
+        ));
+    }
+    Ok(Settings {
+        cluster: args.cluster.clone(),
+        service: args.service.clone(),
+        deployment_id: args.deployment_id.clone(),
+        until: args.until,
+        timeout: args.timeout,
+        health_url: args.health_url.clone(),
+        health_expect: expect,
+        max_failed_tasks: args.max_failed_tasks,
+        log_lines: args.log_lines,
+        poll_interval: args.poll_interval,
+        calls_per_minute: ECS_CALLS_PER_MINUTE,
+    })
+}
+
+pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
+    let settings = settings(&args)?;
+    let aws = Aws::load(gha.env()).await;
+    let clients = Clients {
+        ecs: aws.ecs(),
+        elbv2: aws.elbv2(),
+        logs: aws.logs(),
+    };
+    let mut watch = Watch::new(clients, settings, gha.clone())?;
+    let outcome = tokio::select! {
+        outcome = watch.run() => outcome?,
+        signal = swa_gha::cancelled() => Outcome::cancelled(signal),
+    };
+    watch.finish(outcome).await
+}

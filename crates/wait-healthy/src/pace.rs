@@ -1,0 +1,107 @@
+//! When to poll next: the configured interval with a little jitter, sooner when the rollout is
+//! close to done, never faster than the call budget, and slower after throttling.
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+#[derive(Debug)]
+pub struct Pacer {
+    start: Instant,
+    interval: Duration,
+    per_minute: f64,
+    calls: u32,
+    throttled: u32,
+}
+
+impl Pacer {
+    pub fn new(interval: Duration, per_minute: f64) -> Pacer {
+        Pacer {
+            start: Instant::now(),
+            interval,
+            per_minute,
+            calls: 0,
+            throttled: 0,
+        }
+    }
+
+    /// Counts `n` API calls against the budget.
+    pub fn spent(&mut self, n: u32) {
+        self.calls += n;
+    }
+
+    pub fn calls(&self) -> u32 {
+        self.calls
+    }
+
+    /// A poll was throttled: slow down (doubling, up to 16 times the interval).
+    pub fn throttled(&mut self) {
+        self.throttled = (self.throttled + 1).min(4);
+    }
+
+    /// A poll went through: back to the normal pace.
+    pub fn recovered(&mut self) {
+        self.throttled = 0;
+    }
+
+    /// The pause before the next poll. `close`: the rollout is about to end (every new task is
+    /// running, or tasks are failing), so a quicker look is worth a call.
+    pub fn next_delay(&self, close: bool) -> Duration {
+        let base = if close {
+            (self.interval / 4).max(Duration::from_millis(250))
+        } else {
+            self.interval
+        };
+        let jitter = rand::rng().random_range(0.9..1.1);
+        let mut delay = base.mul_f64(jitter);
+        if self.throttled > 0 {
+            delay = self.interval * (1 << self.throttled);
+        }
+        // The budget: by time t at most 1 + per_minute * t / 60 calls. The next poll spends at
+        // least one more.
+        let earliest = Duration::from_secs_f64(f64::from(self.calls) * 60.0 / self.per_minute);
+        let budget_wait = earliest.saturating_sub(self.start.elapsed());
+        delay.max(budget_wait).min(self.interval * 16)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_at_the_interval_with_jitter_and_sooner_when_close() {
+        let pacer = Pacer::new(Duration::from_secs(2), 1e9);
+        for _ in 0..50 {
+            let d = pacer.next_delay(false);
+            assert!(
+                d >= Duration::from_millis(1800) && d <= Duration::from_millis(2200),
+                "{d:?}"
+            );
+            let c = pacer.next_delay(true);
+            assert!(
+                c >= Duration::from_millis(450) && c <= Duration::from_millis(550),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_budget_caps_calls_per_minute() {
+        let mut pacer = Pacer::new(Duration::from_secs(2), 40.0);
+        pacer.spent(20);
+        // 20 calls at 40 a minute need 30 s: a close poll now waits for the budget.
+        let d = pacer.next_delay(true);
+        assert!(d > Duration::from_secs(25), "{d:?}");
+    }
+
+    #[test]
+    fn throttling_slows_down_and_recovery_restores_the_pace() {
+        let mut pacer = Pacer::new(Duration::from_secs(2), 1e9);
+        pacer.throttled();
+        pacer.throttled();
+        assert_eq!(pacer.next_delay(false), Duration::from_secs(8));
+        pacer.recovered();
+        assert!(pacer.next_delay(false) < Duration::from_secs(3));
+    }
+}
