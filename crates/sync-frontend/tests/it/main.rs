@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod faults;
 mod moto;
 
 use std::collections::BTreeMap;
@@ -631,4 +632,38 @@ fn an_unreachable_endpoint_fails_after_the_sdk_retries() {
         run.log
     );
     assert!(run.outputs.is_empty());
+}
+
+#[tokio::test]
+async fn throttling_is_retried_and_the_sync_completes() {
+    let moto = Moto::start();
+    create_bucket(&moto).await;
+    let site = site();
+    // The first two attempts are throttled (503 SlowDown); the SDK's retry gets through.
+    let proxy = faults::FaultyProxy::start(&moto.url, 2);
+    let run = run_at(&proxy.url, site.path(), &[]);
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.counts(), [7, 0, 0, 0], "{}", run.log);
+    assert!(proxy.connections() > 2);
+    assert_eq!(put_keys(&moto.requests()).len(), 7);
+}
+
+#[tokio::test]
+async fn throttling_that_does_not_stop_fails_after_bounded_attempts() {
+    let moto = Moto::start();
+    create_bucket(&moto).await;
+    let site = site();
+    let proxy = faults::FaultyProxy::start(&moto.url, usize::MAX);
+    let run = run_at(&proxy.url, site.path(), &[]);
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert!(
+        run.log.contains(&format!(
+            "::error::could not list s3://{BUCKET}/: SlowDown: Please reduce your request rate."
+        )),
+        "{}",
+        run.log
+    );
+    // swa-aws allows 5 attempts per call: the ListObjectsV2 is tried 5 times, then given up.
+    assert_eq!(proxy.connections(), swa_aws::DEFAULT_MAX_ATTEMPTS as usize);
+    assert!(put_keys(&moto.requests()).is_empty());
 }
