@@ -202,7 +202,8 @@ async fn locate(
             }
             Err(e) => return Err(read_error(e, c)),
         }
-        if !pause(c.poll, deadline).await {
+        // GitHub starts a run within seconds of the dispatch: look often until it shows.
+        if !pause(c.poll.min(Duration::from_secs(2)), deadline).await {
             return Err(ActionError::failed(format!(
                 "no run of {} named with correlation id {correlation_id} appeared within {} of \
                  the dispatch (last look: {last_seen}). The receiving workflow must listen for \
