@@ -1,0 +1,338 @@
+//! The update-service binary, run as a workflow runs it, against the local sandbox.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use swa_sandbox::{Options, Sandbox};
+
+const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp";
+const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task";
+
+struct Run {
+    code: i32,
+    log: String,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+fn sandbox(scenario: &str) -> Sandbox {
+    Sandbox::start(Options {
+        scenario: scenario.into(),
+        clock: 30.0,
+        port: 0,
+    })
+    .unwrap()
+}
+
+/// Runs the binary with a cleared environment: the sandbox's, the inputs as `INPUT_*`, and the
+/// runner's output and summary files.
+fn run(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let output_file = dir.path().join("output");
+    let summary_file = dir.path().join("summary");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_update-service"));
+    command
+        .env_clear()
+        .envs(sandbox.env())
+        .env("GITHUB_OUTPUT", &output_file)
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .env("INPUT_CLUSTER", "startupwebapp-cluster")
+        .env("INPUT_SERVICE", "startupwebapp-service");
+    for (name, value) in inputs {
+        command.env(swa_gha::input_env_name(name), value);
+    }
+    let out = command.output().unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        outputs: parse_outputs(&std::fs::read_to_string(&output_file).unwrap_or_default()),
+        summary: std::fs::read_to_string(&summary_file).unwrap_or_default(),
+        log,
+    }
+}
+
+fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut outputs = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(header) = lines.next() {
+        let (name, delimiter) = header.split_once("<<").unwrap();
+        let mut value = Vec::new();
+        for line in lines.by_ref() {
+            if line == delimiter {
+                break;
+            }
+            value.push(line);
+        }
+        outputs.insert(name.to_string(), value.join("\n"));
+    }
+    outputs
+}
+
+fn mutating(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .calls()
+        .iter()
+        .filter(|c| c.is_mutating())
+        .map(|c| c.operation.clone())
+        .collect()
+}
+
+fn operations(sandbox: &Sandbox, name: &str) -> Vec<serde_json::Value> {
+    sandbox
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == name)
+        .map(|c| c.request)
+        .collect()
+}
+
+#[test]
+fn a_new_image_is_pinned_registered_and_deployed() {
+    let sandbox = sandbox("healthy");
+    let run = run(
+        &sandbox,
+        &[
+            ("image", &format!("{REPO}:release-4")),
+            ("environment-variables", "RELEASE=release-4"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.outputs["task-definition-arn"], format!("{TD}:4"));
+    assert_eq!(
+        run.outputs["previous-task-definition-arn"],
+        format!("{TD}:3")
+    );
+    assert!(
+        run.outputs["deployment-id"].starts_with("ecs-svc/"),
+        "{:?}",
+        run.outputs
+    );
+    assert!(
+        run.outputs["image"].starts_with(&format!("{REPO}@sha256:")),
+        "{:?}",
+        run.outputs
+    );
+    assert_eq!(
+        mutating(&sandbox),
+        ["RegisterTaskDefinition", "UpdateService"]
+    );
+    let register = &operations(&sandbox, "RegisterTaskDefinition")[0];
+    let container = &register["containerDefinitions"][0];
+    assert_eq!(container["image"], run.outputs["image"].as_str());
+    assert!(
+        container["environment"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "RELEASE" && e["value"] == "release-4")
+    );
+    for read_only in [
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "registeredAt",
+        "compatibilities",
+    ] {
+        assert!(
+            register.get(read_only).is_none(),
+            "{read_only} sent: {register}"
+        );
+    }
+    let update = &operations(&sandbox, "UpdateService")[0];
+    assert!(update.get("desiredCount").is_none(), "{update}");
+    assert_eq!(update["taskDefinition"], format!("{TD}:4"));
+    assert!(
+        run.log.contains("::group::Task definition changes"),
+        "{}",
+        run.log
+    );
+    assert!(run.summary.contains("```diff"), "{}", run.summary);
+    assert!(
+        run.summary
+            .contains("| Previous revision | `startupwebapp-service-task:3` |"),
+        "{}",
+        run.summary
+    );
+}
+
+#[test]
+fn nothing_changed_registers_nothing() {
+    let sandbox = sandbox("healthy");
+    let run = run(
+        &sandbox,
+        &[
+            ("image", &format!("{REPO}:release-3")),
+            ("pin-digest", "false"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(mutating(&sandbox).is_empty(), "{:?}", mutating(&sandbox));
+    assert_eq!(run.outputs["task-definition-arn"], format!("{TD}:3"));
+    assert!(
+        run.log.contains("nothing was registered or deployed"),
+        "{}",
+        run.log
+    );
+}
+
+#[test]
+fn dry_run_prints_the_diff_and_changes_nothing() {
+    let sandbox = sandbox("healthy");
+    let run = run(
+        &sandbox,
+        &[("image", &format!("{REPO}:release-4")), ("dry-run", "true")],
+    );
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(mutating(&sandbox).is_empty(), "{:?}", mutating(&sandbox));
+    assert!(run.log.contains("-      \"image\": \"123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-3\","), "{}", run.log);
+    assert!(run.log.contains("Dry run: would update"), "{}", run.log);
+}
+
+#[test]
+fn previous_rolls_back_to_the_revision_before() {
+    let sandbox = sandbox("healthy");
+    let run = run(&sandbox, &[("revision", "previous")]);
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(mutating(&sandbox), ["UpdateService"]);
+    assert_eq!(
+        operations(&sandbox, "UpdateService")[0]["taskDefinition"],
+        format!("{TD}:2")
+    );
+    assert_eq!(run.outputs["task-definition-arn"], format!("{TD}:2"));
+    assert!(
+        !operations(&sandbox, "DescribeImages").is_empty(),
+        "the images of :2 were checked"
+    );
+}
+
+#[test]
+fn bad_inputs_exit_2_naming_the_input_and_change_nothing() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("service", "")], "input `service` is required"),
+        (
+            &[("cluster", "no-such-cluster"), ("image", "nginx:1")],
+            "input `cluster` names `no-such-cluster`",
+        ),
+        (
+            &[("service", "no-such-service"), ("image", "nginx:1")],
+            "input `service` names `no-such-service`",
+        ),
+        (&[("image", "startupwebapp release 4")], "input `image`"),
+        (
+            &[("image", &format!("{REPO}:release-9"))],
+            "input `image` `123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-9` is not in ECR repository `startupwebapp`",
+        ),
+        (
+            &[("revision", "startupwebapp-service-task:9")],
+            "input `revision` names `startupwebapp-service-task:9`, which does not exist",
+        ),
+        (&[("revision", "latest")], "input `revision` is `latest`"),
+        (
+            &[("image", "nginx:1"), ("container-name", "web")],
+            "input `container-name` is `web`, but there is no container `web`",
+        ),
+        (
+            &[("image", "nginx:1"), ("dry-run", "yes")],
+            "input `dry-run`",
+        ),
+    ];
+    for (inputs, expected) in cases {
+        let sandbox = sandbox("healthy");
+        let run = run(&sandbox, inputs);
+        assert_eq!(run.code, 2, "{inputs:?}: {}", run.log);
+        assert!(
+            run.log.contains("::error title=Invalid input"),
+            "{}",
+            run.log
+        );
+        assert!(run.log.contains(expected), "{expected}\n{}", run.log);
+        assert!(
+            mutating(&sandbox).is_empty(),
+            "{inputs:?}: {:?}",
+            mutating(&sandbox)
+        );
+    }
+}
+
+#[test]
+fn a_missing_image_fails_before_any_change() {
+    // In this scenario release-1 and release-4 are gone from ECR.
+    let sandbox = sandbox("image-missing");
+    let run1 = run(&sandbox, &[("image", &format!("{REPO}:release-4"))]);
+    assert_eq!(run1.code, 2, "{}", run1.log);
+    assert!(
+        run1.log
+            .contains("is not in ECR repository `startupwebapp`"),
+        "{}",
+        run1.log
+    );
+    let run2 = run(&sandbox, &[("revision", "startupwebapp-service-task:1")]);
+    assert_eq!(run2.code, 2, "{}", run2.log);
+    assert!(run2.log.contains("input `revision` names `arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task:1`, whose container `startupwebapp` image"), "{}", run2.log);
+    assert!(mutating(&sandbox).is_empty(), "{:?}", mutating(&sandbox));
+}
+
+#[test]
+fn throttling_is_retried_and_the_deploy_succeeds() {
+    let sandbox = sandbox("throttling");
+    let run = run(&sandbox, &[("image", &format!("{REPO}:release-4"))]);
+    assert_eq!(run.code, 0, "{}", run.log);
+    let done: Vec<String> = sandbox
+        .calls()
+        .iter()
+        .filter(|c| c.is_mutating() && c.status == 200)
+        .map(|c| c.operation.clone())
+        .collect();
+    assert_eq!(done, ["RegisterTaskDefinition", "UpdateService"]);
+    assert_eq!(run.outputs["task-definition-arn"], format!("{TD}:4"));
+    assert!(
+        sandbox.calls().iter().any(|c| c.status != 200),
+        "the sandbox throttled some calls"
+    );
+}
+
+#[test]
+fn a_task_definition_file_is_the_base() {
+    let sandbox = sandbox("healthy");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("task-definition.json");
+    std::fs::write(
+        &path,
+        serde_json::json!({
+            "family": "startupwebapp-service-task",
+            "taskDefinitionArn": format!("{TD}:3"),
+            "revision": 3,
+            "status": "ACTIVE",
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": "1024",
+            "memory": "2048",
+            "containerDefinitions": [{"name": "startupwebapp", "image": "placeholder:1", "essential": true}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let run = run(
+        &sandbox,
+        &[
+            ("task-definition", path.to_str().unwrap()),
+            ("image", &format!("{REPO}:release-4")),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log);
+    let register = &operations(&sandbox, "RegisterTaskDefinition")[0];
+    assert_eq!(register["cpu"], "1024");
+    assert!(register.get("revision").is_none());
+    assert!(
+        register["containerDefinitions"][0]["image"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{REPO}@sha256:"))
+    );
+}
