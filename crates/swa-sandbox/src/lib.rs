@@ -398,8 +398,9 @@ fn injected_fault(w: &mut World, service: &str) -> Option<ApiError> {
     if !(w.scenario.throttling || w.scenario.server_errors) || service == "ecr" {
         return None;
     }
-    let n = w.throttle_counter;
-    w.throttle_counter += 1;
+    let counter = w.fault_counters.entry(service.to_string()).or_insert(0);
+    let n = *counter;
+    *counter += 1;
     if w.scenario.throttling && matches!(n % 6, 2 | 3) {
         let code = if service == "elbv2" {
             "Throttling"

@@ -424,7 +424,8 @@ pub struct World {
     pub calls: Vec<Call>,
     pub timeline: Vec<Event>,
     pub counter: u64,
-    pub throttle_counter: u64,
+    /// Calls per service, for the deterministic fault scenarios.
+    pub fault_counters: BTreeMap<String, u64>,
     pub github_counter: u64,
     pub run_tasks_seen: u64,
     pub frontend_failed_once: bool,
@@ -473,7 +474,7 @@ impl World {
             calls: Vec::new(),
             timeline: Vec::new(),
             counter: 0,
-            throttle_counter: 0,
+            fault_counters: BTreeMap::new(),
             github_counter: 0,
             run_tasks_seen: 0,
             frontend_failed_once: false,

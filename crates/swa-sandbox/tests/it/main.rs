@@ -2,7 +2,12 @@
 //! against the GitHub API and the app, and the `swa-sandbox` binary.
 #![allow(clippy::unwrap_used)]
 
+mod aws_cli;
+mod binary;
 mod ecs_rollout;
+mod errors;
+mod github_app;
+mod one_off;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,214 @@
+//! Fidelity: awscli (botocore), a client we did not write, against the sandbox.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::start;
+
+fn aws_bin() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bin = root.join(".venv/bin/aws");
+    assert!(
+        bin.exists(),
+        "{} is missing: run scripts/venv.sh to install awscli into .venv",
+        bin.display()
+    );
+    bin
+}
+
+fn aws(sandbox: &swa_sandbox::Sandbox, args: &[&str]) -> Value {
+    let out = Command::new(aws_bin())
+        .args(args)
+        .args([
+            "--endpoint-url",
+            &sandbox.aws_url(),
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("AWS_ACCESS_KEY_ID", "sandbox")
+        .env("AWS_SECRET_ACCESS_KEY", "sandbox")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "aws {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if stdout.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&stdout).unwrap()
+    }
+}
+
+const CLUSTER: &[&str] = &["--cluster", "startupwebapp-cluster"];
+
+#[test]
+fn awscli_reads_and_drives_the_sandbox() {
+    let sandbox = start("healthy", 60.0);
+    let services = aws(
+        &sandbox,
+        &[
+            &[
+                "ecs",
+                "describe-services",
+                "--services",
+                "startupwebapp-service",
+            ],
+            CLUSTER,
+        ]
+        .concat(),
+    );
+    let s = &services["services"][0];
+    assert_eq!(s["serviceName"], "startupwebapp-service");
+    assert_eq!(s["desiredCount"], 2);
+    assert_eq!(s["deployments"][0]["rolloutState"], "COMPLETED");
+    // Timestamps are epoch seconds, as botocore parses them.
+    assert!(s["createdAt"].as_f64().unwrap() > 1.6e9);
+
+    let updated = aws(
+        &sandbox,
+        &[
+            &[
+                "ecs",
+                "update-service",
+                "--service",
+                "startupwebapp-service",
+                "--force-new-deployment",
+            ],
+            CLUSTER,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        updated["service"]["deployments"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        updated["service"]["deployments"][0]["rolloutState"],
+        "IN_PROGRESS"
+    );
+
+    // The waiter polls until one deployment and runningCount == desiredCount.
+    aws(
+        &sandbox,
+        &[
+            &[
+                "ecs",
+                "wait",
+                "services-stable",
+                "--services",
+                "startupwebapp-service",
+            ],
+            CLUSTER,
+        ]
+        .concat(),
+    );
+    let services = aws(
+        &sandbox,
+        &[
+            &[
+                "ecs",
+                "describe-services",
+                "--services",
+                "startupwebapp-service",
+            ],
+            CLUSTER,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        services["services"][0]["deployments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(services["services"][0]["runningCount"], 2);
+
+    let run = aws(
+        &sandbox,
+        &[&[
+                "ecs",
+                "run-task",
+                "--task-definition",
+                "startupwebapp-migration-task",
+                "--launch-type",
+                "FARGATE",
+                "--network-configuration",
+                "awsvpcConfiguration={subnets=[subnet-0a1b2c3d4e5f60001],securityGroups=[sg-0a1b2c3d4e5f60003],assignPublicIp=DISABLED}",
+                "--overrides",
+                r#"{"containerOverrides":[{"name":"migration","command":["python","manage.py","migrate"]}]}"#,
+            ], CLUSTER].concat(),
+    );
+    let arn = run["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+    aws(
+        &sandbox,
+        &[&["ecs", "wait", "tasks-stopped", "--tasks", &arn], CLUSTER].concat(),
+    );
+    let tasks = aws(
+        &sandbox,
+        &[&["ecs", "describe-tasks", "--tasks", &arn], CLUSTER].concat(),
+    );
+    assert_eq!(tasks["tasks"][0]["containers"][0]["exitCode"], 0);
+    let id = arn.rsplit('/').next().unwrap();
+    let events = aws(
+        &sandbox,
+        &[
+            "logs",
+            "get-log-events",
+            "--log-group-name",
+            "/ecs/startupwebapp-migrations",
+            "--log-stream-name",
+            &format!("ecs/migration/{id}"),
+            "--start-from-head",
+        ],
+    );
+    assert_eq!(events["events"][0]["message"], "Operations to perform:");
+    assert!(
+        events["nextForwardToken"]
+            .as_str()
+            .unwrap()
+            .starts_with("f/")
+    );
+
+    let images = aws(
+        &sandbox,
+        &[
+            "ecr",
+            "describe-images",
+            "--repository-name",
+            "startupwebapp",
+            "--image-ids",
+            "imageTag=release-4",
+        ],
+    );
+    assert_eq!(images["imageDetails"][0]["imageTags"][0], "release-4");
+
+    let health = aws(
+        &sandbox,
+        &[
+            "elbv2",
+            "describe-target-health",
+            "--target-group-arn",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/startupwebapp-tg/0123456789abcdef",
+        ],
+    );
+    let targets = health["TargetHealthDescriptions"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    for t in targets {
+        assert_eq!(t["TargetHealth"]["State"], "healthy");
+        assert_eq!(t["Target"]["Port"], 8000);
+        assert!(t["Target"]["Id"].as_str().unwrap().starts_with("10.0."));
+    }
+}
