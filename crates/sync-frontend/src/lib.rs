@@ -16,10 +16,12 @@ use std::time::Instant;
 use swa_gha::{ActionError, Gha};
 use tokio::task::JoinSet;
 
+pub mod index;
 pub mod local;
 pub mod rules;
 mod s3;
 
+use index::Index;
 use local::LocalFile;
 use rules::CacheRules;
 
@@ -227,6 +229,9 @@ struct Totals {
     skipped: usize,
     deleted: usize,
     bytes: u64,
+    /// Objects compared through the sync index, and with HeadObject.
+    from_index: usize,
+    from_head: usize,
 }
 
 pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
@@ -305,6 +310,10 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
         totals.skipped,
         totals.deleted
     ));
+    gha.info(format!(
+        "compared {} objects through the sync index and {} with HeadObject",
+        totals.from_index, totals.from_head
+    ));
     Ok(())
 }
 
@@ -314,7 +323,25 @@ async fn sync(
     settings: &Settings,
     files: Vec<LocalFile>,
 ) -> Result<Totals, ActionError> {
-    let remote = s3::list(client, &settings.bucket, &settings.prefix).await?;
+    let bucket = settings.bucket.as_str();
+    let index_key = format!("{}{}", settings.prefix, index::INDEX_NAME);
+    let mut remote = s3::list(client, bucket, &settings.prefix).await?;
+    let stored = match remote.remove(&index_key) {
+        Some(_) => s3::get_index(client, bucket, &index_key)
+            .await?
+            .map(|bytes| Index::parse(&bytes))
+            .unwrap_or_default(),
+        None => Index::default(),
+    };
+    let (files, clashing): (Vec<LocalFile>, Vec<LocalFile>) =
+        files.into_iter().partition(|f| f.key != index_key);
+    for file in clashing {
+        gha.warning(format!(
+            "skipped {}: the action keeps its sync index under that name",
+            file.relative
+        ));
+    }
+
     let mut totals = Totals::default();
     let mut changes = Vec::new();
     let mut to_check = Vec::new();
@@ -324,42 +351,44 @@ async fn sync(
                 file: file.clone(),
                 new: true,
             }),
-            Some(size) if *size != file.size => changes.push(Change::Upload {
+            Some(object) if object.size != file.size => changes.push(Change::Upload {
                 file: file.clone(),
                 new: false,
             }),
-            Some(_) => to_check.push(file.clone()),
+            Some(object) => {
+                let known = stored.current(
+                    &file.key,
+                    object.etag.as_deref(),
+                    object.last_modified.as_deref(),
+                );
+                match known {
+                    Some(entry) => {
+                        totals.from_index += 1;
+                        let seen = s3::Head {
+                            sha256: Some(entry.sha256.clone()),
+                            cache_control: Some(entry.cache_control.clone()),
+                            content_type: Some(entry.content_type.clone()),
+                            etag: Some(entry.etag.clone()),
+                        };
+                        match decide(file.clone(), Some(seen)) {
+                            Some(change) => changes.push(change),
+                            None => totals.skipped += 1,
+                        }
+                    }
+                    None => to_check.push(file.clone()),
+                }
+            }
         }
     }
 
-    // Same size: the object's recorded hash and headers decide.
+    // Same size and not in the index as listed: the object's own hash and headers decide.
+    totals.from_head = to_check.len();
     let checked = bounded(to_check, settings.concurrency, |file| {
         let client = client.clone();
         let bucket = settings.bucket.clone();
         async move {
             let head = s3::head(&client, &bucket, &file.key).await?;
-            Ok(match head {
-                None => Some(Change::Upload { file, new: true }),
-                Some(head) if head.sha256.as_deref() != Some(file.sha256.as_str()) => {
-                    Some(Change::Upload { file, new: false })
-                }
-                Some(head)
-                    if head.cache_control.as_deref() != Some(file.cache_control.as_str())
-                        || head.content_type.as_deref() != Some(file.content_type) =>
-                {
-                    let was = format!(
-                        "{}; {}",
-                        head.cache_control.as_deref().unwrap_or("no Cache-Control"),
-                        head.content_type.as_deref().unwrap_or("no Content-Type")
-                    );
-                    Some(Change::Update {
-                        file,
-                        etag: head.etag,
-                        was,
-                    })
-                }
-                Some(_) => None,
-            })
+            Ok(decide(file, head))
         }
     })
     .await?;
@@ -386,6 +415,8 @@ async fn sync(
     let (pages, assets): (Vec<Change>, Vec<Change>) =
         changes.into_iter().partition(|c| c.file().html);
     let mut log = Vec::new();
+    // The ETag each changed object has now, for the index.
+    let mut written: HashMap<String, Option<String>> = HashMap::new();
     for (title, phase) in [("assets", assets), ("pages", pages)] {
         if phase.is_empty() {
             continue;
@@ -419,17 +450,18 @@ async fn sync(
                 let client = client.clone();
                 let bucket = settings.bucket.clone();
                 async move {
-                    match &change {
-                        Change::Upload { file, .. } => s3::put(&client, &bucket, file).await,
+                    let etag = match &change {
+                        Change::Upload { file, .. } => s3::put(&client, &bucket, file).await?,
                         Change::Update { file, etag, .. } => {
-                            s3::replace_metadata(&client, &bucket, file, etag.as_deref()).await
+                            s3::replace_metadata(&client, &bucket, file, etag.as_deref()).await?
                         }
-                    }
+                    };
+                    Ok((change.file().key.clone(), etag))
                 }
             })
             .await;
             gha.group_end();
-            result?;
+            written.extend(result?);
         } else {
             gha.group_end();
         }
@@ -455,15 +487,106 @@ async fn sync(
         let result = if settings.dry_run {
             Ok(())
         } else {
-            s3::delete(client, &settings.bucket, &stale).await
+            s3::delete(client, bucket, &stale).await
         };
         gha.group_end();
         result?;
         totals.deleted = stale.len();
     }
 
+    if !settings.dry_run {
+        // The index is an optimisation: failing to store it costs the next run HeadObject calls,
+        // not correctness, so it warns rather than fails.
+        if let Err(error) = store_index(
+            client, settings, &index_key, &files, &remote, &written, &stored,
+        )
+        .await
+        {
+            gha.warning(format!(
+                "{error}; the next run compares objects with HeadObject"
+            ));
+        }
+    }
+
     gha.summary(&summary(settings, &totals, &log))?;
     Ok(totals)
+}
+
+/// Compares a file with what the bucket holds for it.
+fn decide(file: LocalFile, seen: Option<s3::Head>) -> Option<Change> {
+    let Some(seen) = seen else {
+        return Some(Change::Upload { file, new: true });
+    };
+    if seen.sha256.as_deref() != Some(file.sha256.as_str()) {
+        return Some(Change::Upload { file, new: false });
+    }
+    if seen.cache_control.as_deref() != Some(file.cache_control.as_str())
+        || seen.content_type.as_deref() != Some(file.content_type)
+    {
+        let was = format!(
+            "{}; {}",
+            seen.cache_control.as_deref().unwrap_or("no Cache-Control"),
+            seen.content_type.as_deref().unwrap_or("no Content-Type")
+        );
+        return Some(Change::Update {
+            file,
+            etag: seen.etag,
+            was,
+        });
+    }
+    None
+}
+
+/// Records every file as the bucket now holds it, when that differs from the stored index.
+/// After any change the prefix is listed again, and an entry is kept only where the listing
+/// shows the ETag this run wrote or compared (so a concurrent writer's object is never vouched
+/// for).
+async fn store_index(
+    client: &swa_aws::s3::Client,
+    settings: &Settings,
+    index_key: &str,
+    files: &[LocalFile],
+    before: &RemoteObjects,
+    written: &HashMap<String, Option<String>>,
+    stored: &Index,
+) -> Result<(), ActionError> {
+    let relisted;
+    let now = if written.is_empty() {
+        before
+    } else {
+        relisted = s3::list(client, &settings.bucket, &settings.prefix).await?;
+        &relisted
+    };
+    let mut index = Index::default();
+    for file in files {
+        let Some(object) = now.get(&file.key) else {
+            continue;
+        };
+        let expected = match written.get(&file.key) {
+            Some(etag) => etag.as_ref(),
+            None => before.get(&file.key).and_then(|o| o.etag.as_ref()),
+        };
+        let (Some(etag), Some(last_modified)) = (&object.etag, &object.last_modified) else {
+            continue;
+        };
+        if expected != Some(etag) {
+            continue;
+        }
+        index.objects.insert(
+            file.key.clone(),
+            index::Entry {
+                sha256: file.sha256.clone(),
+                cache_control: file.cache_control.clone(),
+                content_type: file.content_type.to_string(),
+                etag: etag.clone(),
+                last_modified: last_modified.clone(),
+            },
+        );
+    }
+    if index.objects == stored.objects {
+        return Ok(());
+    }
+    s3::put_index(client, &settings.bucket, index_key, index.to_json()).await
 }
 
 /// Runs `work` on every item with at most `limit` in flight. On the first failure no new item
@@ -554,8 +677,8 @@ fn human_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// Keys of the objects under a prefix and their sizes.
-type RemoteObjects = HashMap<String, u64>;
+/// The objects under a prefix, by key.
+type RemoteObjects = HashMap<String, s3::Remote>;
 
 #[cfg(test)]
 mod tests {

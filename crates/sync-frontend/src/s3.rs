@@ -16,7 +16,16 @@ pub const HASH_METADATA: &str = "sha256";
 /// DeleteObjects takes at most this many keys per call.
 const DELETE_BATCH: usize = 1000;
 
-/// Every object under `prefix`, with its size.
+/// An object as the listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub size: u64,
+    pub etag: Option<String>,
+    /// Seconds and milliseconds since the epoch.
+    pub last_modified: Option<String>,
+}
+
+/// Every object under `prefix`, as the listing shows it.
 pub async fn list(
     client: &Client,
     bucket: &str,
@@ -48,8 +57,16 @@ pub async fn list(
         })?;
         for object in page.contents() {
             if let Some(key) = object.key() {
-                let size = object.size().unwrap_or(0).max(0) as u64;
-                objects.insert(key.to_string(), size);
+                objects.insert(
+                    key.to_string(),
+                    Remote {
+                        size: object.size().unwrap_or(0).max(0) as u64,
+                        etag: object.e_tag().map(String::from),
+                        last_modified: object
+                            .last_modified()
+                            .map(|t| format!("{}.{:03}", t.secs(), t.subsec_nanos() / 1_000_000)),
+                    },
+                );
             }
         }
     }
@@ -85,12 +102,16 @@ pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<Option<Hea
     }
 }
 
-/// PutObject with the file's content, headers and hash.
-pub async fn put(client: &Client, bucket: &str, file: &LocalFile) -> Result<(), ActionError> {
+/// PutObject with the file's content, headers and hash; the new object's ETag.
+pub async fn put(
+    client: &Client,
+    bucket: &str,
+    file: &LocalFile,
+) -> Result<Option<String>, ActionError> {
     let body = ByteStream::from_path(&file.path).await.map_err(|e| {
         ActionError::failed(format!("could not read `{}`: {e}", file.path.display()))
     })?;
-    client
+    let out = client
         .put_object()
         .bucket(bucket)
         .key(&file.key)
@@ -109,17 +130,18 @@ pub async fn put(client: &Client, bucket: &str, file: &LocalFile) -> Result<(), 
                 error_text(&e)
             ))
         })?;
-    Ok(())
+    Ok(out.e_tag().map(String::from))
 }
 
 /// CopyObject of the object onto itself with new headers (`MetadataDirective: REPLACE`): the
 /// bytes stay on S3. `etag` guards the copy: it applies only to the content that was compared.
+/// Returns the object's ETag afterwards.
 pub async fn replace_metadata(
     client: &Client,
     bucket: &str,
     file: &LocalFile,
     etag: Option<&str>,
-) -> Result<(), ActionError> {
+) -> Result<Option<String>, ActionError> {
     let mut copy = client
         .copy_object()
         .bucket(bucket)
@@ -132,13 +154,65 @@ pub async fn replace_metadata(
     if let Some(etag) = etag {
         copy = copy.copy_source_if_match(etag);
     }
-    copy.send().await.map_err(|e| {
+    let out = copy.send().await.map_err(|e| {
         ActionError::failed(format!(
             "could not update the metadata of s3://{bucket}/{}: {}",
             file.key,
             error_text(&e)
         ))
     })?;
+    Ok(out
+        .copy_object_result()
+        .and_then(|r| r.e_tag())
+        .map(String::from))
+}
+
+/// The stored sync index, if there is one.
+pub async fn get_index(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, ActionError> {
+    let out = match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        Err(e) => {
+            return Err(ActionError::failed(format!(
+                "could not read s3://{bucket}/{key}: {}",
+                error_text(&e)
+            )));
+        }
+    };
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| ActionError::failed(format!("could not read s3://{bucket}/{key}: {e}")))?;
+    Ok(Some(bytes.into_bytes().to_vec()))
+}
+
+/// Stores the sync index (never cached: it is not part of the site).
+pub async fn put_index(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    json: Vec<u8>,
+) -> Result<(), ActionError> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(json))
+        .content_type("application/json")
+        .cache_control("no-store")
+        .send()
+        .await
+        .map_err(|e| {
+            ActionError::failed(format!(
+                "could not store the sync index s3://{bucket}/{key}: {}",
+                error_text(&e)
+            ))
+        })?;
     Ok(())
 }
 

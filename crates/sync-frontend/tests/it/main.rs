@@ -178,8 +178,11 @@ async fn body(client: &swa_aws::s3::Client, key: &str) -> Vec<u8> {
     out.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
-/// The keys of the PutObject/CopyObject requests in `requests`, in order.
-fn put_keys(requests: &[String]) -> Vec<String> {
+const INDEX: &str = ".sync-frontend-index.json";
+
+/// The keys of the PutObject/CopyObject requests in `requests`, in order, the sync index's
+/// included.
+fn all_put_keys(requests: &[String]) -> Vec<String> {
     let prefix = format!("PUT /{BUCKET}/");
     requests
         .iter()
@@ -189,6 +192,18 @@ fn put_keys(requests: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The keys of the PutObject/CopyObject requests for the site's files.
+fn put_keys(requests: &[String]) -> Vec<String> {
+    all_put_keys(requests)
+        .into_iter()
+        .filter(|k| !k.ends_with(INDEX))
+        .collect()
+}
+
+fn heads(requests: &[String]) -> Vec<&String> {
+    requests.iter().filter(|r| r.starts_with("HEAD ")).collect()
+}
+
 #[tokio::test]
 async fn first_upload_sets_cache_control_content_type_and_hash_per_file() {
     let moto = Moto::start();
@@ -196,6 +211,7 @@ async fn first_upload_sets_cache_control_content_type_and_hash_per_file() {
     let site = site();
 
     let run = run(&moto, site.path(), &[]);
+    let sync_requests = moto.requests();
     assert_eq!(run.code, 0, "{}", run.log);
     assert_eq!(run.counts(), [7, 0, 0, 0], "{}", run.log);
     let total: usize = SITE.iter().map(|(_, c)| c.len()).sum();
@@ -254,10 +270,10 @@ async fn first_upload_sets_cache_control_content_type_and_hash_per_file() {
         );
         assert_eq!(body(&client, key).await, content, "{key}");
     }
-    assert!(!keys(&client).await.iter().any(|k| k.contains(".git")));
+    assert!(!keys(&client).await.iter().any(|k| k.contains(".git/")));
 
     // Assets before pages: every page's PutObject comes after every asset's.
-    let puts = put_keys(&moto.requests());
+    let puts = put_keys(&sync_requests);
     assert_eq!(puts.len(), 7, "{puts:?}");
     let first_page = puts.iter().position(|k| k.ends_with(".html")).unwrap();
     assert!(
@@ -265,6 +281,14 @@ async fn first_upload_sets_cache_control_content_type_and_hash_per_file() {
         "an asset went up after a page: {puts:?}"
     );
     assert_eq!(puts.len() - first_page, 2, "{puts:?}");
+    let all_puts = all_put_keys(&sync_requests);
+    assert_eq!(
+        all_puts.last().map(String::as_str),
+        Some(INDEX),
+        "{all_puts:?}"
+    );
+    // A first upload has nothing to compare: no HeadObject at all.
+    assert!(heads(&sync_requests).is_empty(), "{sync_requests:?}");
 
     assert!(run.summary.contains("| 7 | 0 | 0 | 0 |"), "{}", run.summary);
     assert!(run.summary.contains(&format!("`s3://{BUCKET}/`")));
@@ -291,9 +315,22 @@ async fn a_fresh_checkout_uploads_nothing_and_a_changed_file_uploads_only_itself
     assert_eq!(rerun.output("bytes"), "0");
     assert_eq!(moto.writes().len(), moto_writes_before(&moto, mark));
     assert!(
-        put_keys(&moto.requests()[mark..]).is_empty(),
+        all_put_keys(&moto.requests()[mark..]).is_empty(),
         "a re-run uploaded: {:?}",
         &moto.requests()[mark..]
+    );
+    // The sync index vouches for every object: one listing and one GET, no HeadObject.
+    assert!(
+        heads(&moto.requests()[mark..]).is_empty(),
+        "{:?}",
+        &moto.requests()[mark..]
+    );
+    assert!(
+        rerun
+            .log
+            .contains("compared 7 objects through the sync index and 0 with HeadObject"),
+        "{}",
+        rerun.log
     );
 
     // One changed file, same size: the hash tells.
@@ -413,20 +450,25 @@ async fn delete_removes_only_stale_objects_under_the_prefix_after_the_uploads() 
     assert!(!all.contains(&"site/old.3a9f.js".to_string()), "{all:?}");
     assert!(all.contains(&"site2/other.js".to_string()), "{all:?}");
     assert!(all.contains(&"elsewhere/keep.txt".to_string()), "{all:?}");
-    assert_eq!(all.iter().filter(|k| k.starts_with("site/")).count(), 7);
+    assert_eq!(all.iter().filter(|k| k.starts_with("site/")).count(), 8);
+    assert!(all.contains(&format!("site/{INDEX}")), "{all:?}");
     assert!(
         second.log.contains("delete site/old.3a9f.js"),
         "{}",
         second.log
     );
 
-    // The delete comes after the upload.
+    // The delete comes after the upload; the index is brought up to date last.
     let writes: Vec<String> = moto.requests()[mark..]
         .iter()
         .filter(|r| !r.starts_with("GET ") && !r.starts_with("HEAD "))
         .cloned()
         .collect();
-    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert_eq!(writes.len(), 3, "{writes:?}");
+    assert!(
+        writes[2].starts_with(&format!("PUT /{BUCKET}/site/{INDEX}")),
+        "{writes:?}"
+    );
     assert!(
         writes[0].starts_with(&format!("PUT /{BUCKET}/site/index.html")),
         "{writes:?}"
@@ -666,4 +708,63 @@ async fn throttling_that_does_not_stop_fails_after_bounded_attempts() {
     // swa-aws allows 5 attempts per call: the ListObjectsV2 is tried 5 times, then given up.
     assert_eq!(proxy.connections(), swa_aws::DEFAULT_MAX_ATTEMPTS as usize);
     assert!(put_keys(&moto.requests()).is_empty());
+}
+
+#[tokio::test]
+async fn an_object_changed_by_anything_else_is_compared_again_not_trusted_to_the_index() {
+    let moto = Moto::start();
+    let client = create_bucket(&moto).await;
+    let site = site();
+    let first = run(&moto, site.path(), &[]);
+    assert_eq!(first.code, 0, "{}", first.log);
+
+    // Someone else changes one object's Cache-Control in place (same content, same ETag) and
+    // replaces another with different content of the same size.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    client
+        .copy_object()
+        .bucket(BUCKET)
+        .key("assets/site.9c1d.css")
+        .copy_source(format!("{BUCKET}/assets/site.9c1d.css"))
+        .metadata_directive(swa_aws::s3::types::MetadataDirective::Replace)
+        .cache_control("no-store")
+        .content_type("text/css; charset=utf-8")
+        .metadata("sha256", sha256(b"body { margin: 0 }"))
+        .send()
+        .await
+        .unwrap();
+    put(&client, "data/menu.json", "{\"itemz\": []}").await;
+
+    let mark = moto.requests().len();
+    let rerun = run(&moto, site.path(), &[]);
+    assert_eq!(rerun.code, 0, "{}", rerun.log);
+    assert_eq!(rerun.counts(), [1, 1, 5, 0], "{}", rerun.log);
+    let requests = &moto.requests()[mark..];
+    let mut checked: Vec<&String> = heads(requests);
+    checked.sort();
+    assert_eq!(
+        checked,
+        [
+            &format!("HEAD /{BUCKET}/assets/site.9c1d.css"),
+            &format!("HEAD /{BUCKET}/data/menu.json"),
+        ],
+        "{requests:?}"
+    );
+    let head = client
+        .head_object()
+        .bucket(BUCKET)
+        .key("assets/site.9c1d.css")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.cache_control(), Some("public, max-age=31536000"));
+    assert_eq!(body(&client, "data/menu.json").await, b"{\"items\": []}");
+
+    // A damaged index costs HeadObject calls, never a wrong answer.
+    put(&client, INDEX, "not json").await;
+    let mark = moto.requests().len();
+    let third = run(&moto, site.path(), &[]);
+    assert_eq!(third.counts(), [0, 0, 7, 0], "{}", third.log);
+    assert_eq!(heads(&moto.requests()[mark..]).len(), 7);
+    assert_eq!(all_put_keys(&moto.requests()[mark..]), [INDEX]);
 }
