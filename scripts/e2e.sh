@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# End to end: the real workflows, run by act, with the real image, against the local sandbox.
+#
+#   scripts/e2e.sh [healthy|crash-loop|all]     (default all)
+#
+# 1. Docker engine (scripts/docker.sh), the image (scripts/build-image.sh), swa-sandbox (debug).
+# 2. healthy: deploy-production succeeds (migrate, update, wait, frontend, verify; no rollback),
+#    then rollback-production takes the backend back to the revision it replaced.
+# 3. crash-loop: deploy-production fails at wait-healthy, the log says why, and the deploy's
+#    rollback job takes the backend back to the revision it replaced.
+# act runs the jobs on this machine (-P ubuntu-latest=-self-hosted) and each action in the local
+# image, on the host network so that it reaches the sandbox on 127.0.0.1. `uses:
+# org/swa-actions/<action>@v1` resolves to this checkout's actions/ (--local-repository), exactly
+# the tree release.yml publishes. Steps that need github.com (OIDC credentials, the image build and
+# push) are skipped under act; configure-aws-credentials is replaced by a local stand-in so that
+# act need not fetch it. Logs: .tmp/e2e/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+which=${1:-all}
+work="$root/.tmp/e2e"
+rm -rf "$work" && mkdir -p "$work"
+act="$root/.venv/bin/act"
+image=ghcr.io/org/swa-actions:v1
+started_all=$(date +%s.%N)
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+fail() { printf '\033[1;31me2e: %s\033[0m\n' "$*" >&2; exit 1; }
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+[ -x "$act" ] || { scripts/venv.sh; }
+[ -x "$act" ] || fail "act is missing from .venv: run scripts/venv.sh"
+
+say "Docker engine"
+scripts/docker.sh
+
+say "Image $image"
+t=$(date +%s.%N)
+scripts/build-image.sh "$image"
+echo "image build: $(since "$t")s; size: $(docker image inspect "$image" --format '{{.Size}}') bytes" >&2
+
+say "Step start-up in the container"
+# What every step pays before the action's first request: docker creates and starts the
+# container, the static binary parses its inputs. Measured as a full `docker run` of an action
+# that stops at its input check (exit 2), median of 5.
+for _ in 1 2 3 4 5; do
+  t=$(date +%s.%N)
+  docker run --rm --network host "$image" update-service >/dev/null 2>&1 || true
+  since "$t"; echo
+done | sort -n | sed -n 3p | { read -r median; echo "step start-up (docker run to exit, median of 5): ${median}s" >&2; }
+
+say "swa-sandbox"
+cargo build --quiet -p swa-sandbox
+sandbox_bin="${CARGO_TARGET_DIR:-$root/target}/debug/swa-sandbox"
+
+# A small repository for act: the workflows, and the actions act serves for org/swa-actions@v1.
+repo="$work/repo"
+mkdir -p "$repo/.github"
+cp -r .github/workflows "$repo/.github/"
+cp -r actions "$repo/actions"
+git -C "$repo" init --quiet -b master
+git -C "$repo" -c user.name=e2e -c user.email=e2e@localhost add -A
+git -C "$repo" -c user.name=e2e -c user.email=e2e@localhost commit --quiet -m "e2e"
+git -C "$repo" remote add origin https://github.com/org/startupwebapp.git
+
+# configure-aws-credentials (skipped under act) still has to resolve: a local stand-in.
+stub="$work/stand-in"
+mkdir -p "$stub"
+cat > "$stub/action.yml" <<'YML'
+name: stand-in
+description: Stands in under act for an action that needs github.com; its steps are skipped there.
+runs:
+  using: composite
+  steps:
+    - run: echo "stand-in"
+      shell: bash
+YML
+local_repos=(--local-repository "org/swa-actions@v1=$repo/actions")
+for uses in $(grep -ho 'aws-actions/configure-aws-credentials@[0-9a-f]\{40\}' .github/workflows/*.yml | sort -u); do
+  local_repos+=(--local-repository "$uses=$stub")
+done
+
+sandbox_pid=""
+stop_sandbox() {
+  if [ -n "$sandbox_pid" ]; then
+    kill -TERM "$sandbox_pid" 2>/dev/null || true
+    wait "$sandbox_pid" 2>/dev/null || true
+    sandbox_pid=""
+  fi
+}
+trap stop_sandbox EXIT
+
+start_sandbox() { # start_sandbox SCENARIO
+  "$sandbox_bin" serve --port 0 --scenario "$1" --clock "${E2E_CLOCK:-60}" \
+    >"$work/sandbox-$1.env" 2>"$work/sandbox-$1.log" &
+  sandbox_pid=$!
+  for _ in $(seq 1 300); do
+    grep -q '^export APP_URL=' "$work/sandbox-$1.env" 2>/dev/null && break
+    kill -0 "$sandbox_pid" 2>/dev/null || { cat "$work/sandbox-$1.log" >&2; fail "the sandbox did not start"; }
+    sleep 0.1
+  done
+  grep -q '^export APP_URL=' "$work/sandbox-$1.env" || fail "the sandbox printed no APP_URL"
+  # shellcheck disable=SC1090
+  source "$work/sandbox-$1.env"
+  echo "sandbox: scenario $1 at $AWS_ENDPOINT_URL" >&2
+}
+
+# run_act NAME WORKFLOW [act args...]: runs one workflow_dispatch; sets $act_rc and $act_log.
+run_act() {
+  local name=$1 workflow=$2
+  shift 2
+  act_log="$work/$name.log"
+  local aws_env=()
+  local var
+  for var in $(compgen -e | grep -E '^AWS_'); do aws_env+=(--env "$var=${!var}"); done
+  local t
+  t=$(date +%s.%N)
+  set +e
+  (cd "$repo" && "$act" workflow_dispatch \
+    -W ".github/workflows/$workflow" \
+    -P ubuntu-latest=-self-hosted --pull=false --network host \
+    "${local_repos[@]}" "${aws_env[@]}" \
+    --var FRONTEND_REPOSITORY=org/startupwebapp-frontend \
+    --var IMAGE_REPOSITORY=123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp \
+    -s FRONTEND_DISPATCH_TOKEN="ghp_e2e$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+    "$@") >"$act_log" 2>&1
+  act_rc=$?
+  set -e
+  act_seconds=$(since "$t")
+  echo "act $name: exit $act_rc after ${act_seconds}s (log: $act_log)" >&2
+}
+
+# expect PATTERN WHAT: the act log matches an extended regex.
+expect() {
+  grep -Eq -- "$1" "$act_log" || { tail -n 60 "$act_log" >&2; fail "$2 (no /$1/ in $act_log)"; }
+}
+refuse() {
+  if grep -Eq -- "$1" "$act_log"; then grep -E -- "$1" "$act_log" | head -5 >&2; fail "$2"; fi
+}
+
+deploy_inputs=(
+  --input image-tag=release-4
+  --input frontend-ref=4f1c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e
+  --input test-command="python3 -c 'print(\"backend tests: run in the application repository\")'"
+)
+
+healthy() {
+  say "healthy: deploy-production"
+  start_sandbox healthy
+  run_act deploy-healthy deploy-production.yml "${deploy_inputs[@]}" \
+    --input app-url="$APP_URL" --input frontend-api-url="$GITHUB_API_URL"
+  [ "$act_rc" -eq 0 ] || { tail -n 80 "$act_log" >&2; fail "the healthy deploy failed"; }
+  local job
+  for job in test migrate deploy-backend deploy-frontend verify; do
+    expect "\[Deploy production/$job *\] .*Job succeeded" "job $job did not succeed"
+  done
+  refuse "\[Deploy production/rollback *\]" "the healthy deploy rolled back"
+  expect "Success - Main Update the service" "update-service did not run"
+  expect "Success - Main Wait until healthy" "wait-healthy did not run"
+  deploy_seconds=$act_seconds
+
+  say "healthy: rollback-production"
+  run_act rollback rollback-production.yml --input revision=previous \
+    --input reason="e2e: roll back the release-4 deploy" \
+    --input app-url="$APP_URL" --input frontend-api-url="$GITHUB_API_URL"
+  [ "$act_rc" -eq 0 ] || { tail -n 80 "$act_log" >&2; fail "the rollback failed"; }
+  expect "Success - Main Roll the backend back" "the rollback's update-service did not run"
+  expect "Rolled back by .*startupwebapp-service-task:4 -> .*startupwebapp-service-task:3 \(success\)" \
+    "the rollback did not go from the deployed revision 4 back to revision 3"
+  stop_sandbox
+}
+
+crash_loop() {
+  say "crash-loop: deploy-production"
+  start_sandbox crash-loop
+  run_act deploy-crash-loop deploy-production.yml "${deploy_inputs[@]}" \
+    --input app-url="$APP_URL" --input frontend-api-url="$GITHUB_API_URL"
+  [ "$act_rc" -ne 0 ] || fail "the crash-loop deploy succeeded"
+  expect "Failure - Main Wait until healthy" "the deploy did not fail at wait-healthy"
+  expect "\[Deploy production/deploy-backend *\] .*::error" "wait-healthy gave no ::error:: reason"
+  expect "[Ee]xit code|exited|stoppedReason|Essential container" "the log does not show why the tasks stopped"
+  refuse "\[Deploy production/verify *\] .*Success - Main Smoke test" "verify ran after a failed rollout"
+  expect "\[Deploy production/rollback *\] .*Job succeeded" "the deploy's rollback job did not succeed"
+  expect "Success - Main Wait until the rollback is healthy" "the rollback was not confirmed healthy"
+  grep -E "::error" "$act_log" | head -3 | sed 's/^/  reason shown: /' >&2
+  stop_sandbox
+}
+
+case "$which" in
+  healthy) healthy ;;
+  crash-loop) crash_loop ;;
+  all) healthy; crash_loop ;;
+  *) fail "unknown scenario $which (healthy, crash-loop, all)" ;;
+esac
+
+say "e2e passed"
+[ -n "${deploy_seconds:-}" ] && echo "act deploy-production wall time (healthy): ${deploy_seconds}s" >&2
+echo "e2e wall time: $(since "$started_all")s" >&2
