@@ -67,15 +67,6 @@ pub const OUTPUTS: &[&str] = &["run-id", "run-url", "conclusion", "attempts"];
 pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
     gha.add_mask(args.token.expose());
     let checked = inputs::check(&args, gha.env())?;
-    let outcome = tokio::select! {
-        outcome = wait::deploy(&checked, &gha) => outcome,
-        signal = swa_gha::cancelled() => {
-            return Err(ActionError::failed(format!(
-                "cancelled ({signal}) while dispatching to {}; a run already started goes on \
-                 in that repository",
-                checked.repo
-            )));
-        }
-    };
+    let outcome = wait::deploy(&checked, &gha).await;
     wait::report(&checked, &gha, outcome)
 }

@@ -40,10 +40,36 @@ enum Next {
     Rerun(WorkflowRun),
 }
 
+/// Deploys, until done, `timeout`, or the job is cancelled; what happened until then is kept
+/// for the outputs and the summary either way.
 pub async fn deploy(c: &Checked, gha: &Gha) -> Outcome {
     let mut attempts = Vec::new();
-    let result = deploy_into(c, gha, &mut attempts).await;
+    let result = tokio::select! {
+        result = deploy_into(c, gha, &mut attempts) => result,
+        signal = swa_gha::cancelled() => Err(ActionError::failed(format!(
+            "cancelled ({signal}) while deploying the frontend of {}; a run already started \
+             goes on in that repository",
+            c.repo
+        ))),
+    };
     Outcome { attempts, result }
+}
+
+/// Bounds a request by the deadline: `None` when the deadline came first.
+async fn within<T>(
+    deadline: Instant,
+    request: impl Future<Output = Result<T, GithubError>>,
+) -> Option<Result<T, GithubError>> {
+    tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), request)
+        .await
+        .ok()
+}
+
+fn out_of_time(c: &Checked, doing: &str) -> ActionError {
+    ActionError::failed(format!(
+        "timed out after {} {doing}",
+        format_duration(c.timeout)
+    ))
 }
 
 async fn deploy_into(
@@ -79,10 +105,13 @@ async fn deploy_into(
                     "Dispatching `{}` to {} (attempt {number} of {}), correlation id {correlation_id}",
                     c.event_type, c.repo, c.attempts
                 ));
-                let dispatched = gh
-                    .dispatch(&c.repo, &c.event_type, &Value::Object(payload))
-                    .await
-                    .map_err(|e| dispatch_error(e, c))?;
+                let dispatched = within(
+                    deadline,
+                    gh.dispatch(&c.repo, &c.event_type, &Value::Object(payload)),
+                )
+                .await
+                .ok_or_else(|| out_of_time(c, "dispatching"))?
+                .map_err(|e| dispatch_error(e, c))?;
                 attempts.push(Attempt {
                     how: How::Dispatch,
                     correlation_id: correlation_id.clone(),
@@ -95,38 +124,43 @@ async fn deploy_into(
                 gha.info(format!("Found run {}: {}", run.id, run.html_url));
                 (run, 1)
             }
-            Next::Rerun(previous) => match gh.rerun_failed_jobs(&c.repo, previous.id).await {
-                Ok(()) => {
-                    gha.info(format!(
-                        "Re-running the failed jobs of run {} (attempt {number} of {}): {}",
-                        previous.id, c.attempts, previous.html_url
-                    ));
-                    let correlation_id = attempts
-                        .last()
-                        .map(|a| a.correlation_id.clone())
-                        .unwrap_or_default();
-                    attempts.push(Attempt {
-                        how: How::Rerun,
-                        correlation_id,
-                        run: Some(previous.clone()),
-                        conclusion: None,
-                        started: Instant::now(),
-                        took: None,
-                    });
-                    let min = previous.attempt() + 1;
-                    (previous, min)
+            Next::Rerun(previous) => {
+                match within(deadline, gh.rerun_failed_jobs(&c.repo, previous.id))
+                    .await
+                    .ok_or_else(|| out_of_time(c, "asking for a re-run"))?
+                {
+                    Ok(()) => {
+                        gha.info(format!(
+                            "Re-running the failed jobs of run {} (attempt {number} of {}): {}",
+                            previous.id, c.attempts, previous.html_url
+                        ));
+                        let correlation_id = attempts
+                            .last()
+                            .map(|a| a.correlation_id.clone())
+                            .unwrap_or_default();
+                        attempts.push(Attempt {
+                            how: How::Rerun,
+                            correlation_id,
+                            run: Some(previous.clone()),
+                            conclusion: None,
+                            started: Instant::now(),
+                            took: None,
+                        });
+                        let min = previous.attempt() + 1;
+                        (previous, min)
+                    }
+                    Err(e) if matches!(e.status(), Some(403 | 404 | 409 | 422)) => {
+                        gha.warning(format!(
+                            "GitHub refused to re-run run {} ({}); dispatching again",
+                            previous.id,
+                            e.message().unwrap_or("no reason given")
+                        ));
+                        next = Next::Dispatch;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) if matches!(e.status(), Some(403 | 404 | 409 | 422)) => {
-                    gha.warning(format!(
-                        "GitHub refused to re-run run {} ({}); dispatching again",
-                        previous.id,
-                        e.message().unwrap_or("no reason given")
-                    ));
-                    next = Next::Dispatch;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            },
+            }
         };
         if let Some(current) = attempts.last_mut() {
             current.run = Some(run.clone());
@@ -179,10 +213,11 @@ async fn locate(
         workflow: c.workflow.clone(),
     };
     let started = Instant::now();
-    let mut last_seen;
+    let mut last_seen = String::from("no answer from GitHub yet");
     loop {
-        match gh.list_runs(&c.repo, &filter).await {
-            Ok(runs) => {
+        match within(deadline, gh.list_runs(&c.repo, &filter)).await {
+            None => {}
+            Some(Ok(runs)) => {
                 let found = runs
                     .iter()
                     .filter(|r| r.named_with(correlation_id))
@@ -196,11 +231,11 @@ async fn locate(
                     runs.len()
                 );
             }
-            Err(e) if e.is_transient() => {
+            Some(Err(e)) if e.is_transient() => {
                 gha.warning(format!("Listing runs failed, still looking: {e}"));
                 last_seen = e.to_string();
             }
-            Err(e) => return Err(read_error(e, c)),
+            Some(Err(e)) => return Err(read_error(e, c)),
         }
         // GitHub starts a run within seconds of the dispatch: look often until it shows.
         if !pause(c.poll.min(Duration::from_secs(2)), deadline).await {
@@ -230,8 +265,9 @@ async fn wait_done(
     let mut seen_active = false;
     let mut last = run.clone();
     loop {
-        match gh.get_run(&c.repo, run.id).await {
-            Ok(now) => {
+        match within(deadline, gh.get_run(&c.repo, run.id)).await {
+            None => {}
+            Some(Ok(now)) => {
                 let state = format!("{} (run attempt {})", now.state(), now.attempt());
                 if state != last_state {
                     gha.info(format!("Run {}: {state}", now.id));
@@ -244,10 +280,10 @@ async fn wait_done(
                 }
                 last = now;
             }
-            Err(e) if e.is_transient() => {
+            Some(Err(e)) if e.is_transient() => {
                 gha.warning(format!("Reading run {} failed, still waiting: {e}", run.id));
             }
-            Err(e) => return Err(read_error(e, c)),
+            Some(Err(e)) => return Err(read_error(e, c)),
         }
         if !pause(c.poll, deadline).await {
             return Err(ActionError::failed(format!(

@@ -498,3 +498,87 @@ async fn a_connection_that_drops_is_retried() {
     );
     let _ = Duration::ZERO;
 }
+
+#[tokio::test]
+async fn a_cancelled_job_stops_waiting_and_still_reports_the_run() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let fake = Fake::new(&["in_progress"]);
+    let server = serve(&fake).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = "ghp_cancelledJobToken00000000000016";
+    let mut child = tokio::process::Command::new(BIN)
+        .env_clear()
+        .env("GITHUB_OUTPUT", dir.path().join("output"))
+        .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
+        .env("SWA_POLL_INTERVAL", "50ms")
+        .env("INPUT_REPOSITORY", REPO)
+        .env("INPUT_TOKEN", token)
+        .env("INPUT_API-URL", server.uri())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        log.push_str(&line);
+        log.push('\n');
+        if line.starts_with("Run 5000: in_progress") {
+            break;
+        }
+    }
+    let pid = child.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    while let Some(line) = lines.next_line().await.unwrap() {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("::error::cancelled (SIGTERM) while deploying the frontend of org/startupwebapp-frontend"),
+        "{log}"
+    );
+    let outputs = std::fs::read_to_string(dir.path().join("output")).unwrap();
+    assert!(outputs.contains("\n5000\n"), "{outputs}");
+    let summary = std::fs::read_to_string(dir.path().join("summary")).unwrap();
+    assert!(summary.contains("did not finish"), "{summary}");
+    assert!(
+        !format!("{log}{outputs}{summary}")
+            .replace(&format!("::add-mask::{token}"), "")
+            .contains(token)
+    );
+}
+
+#[tokio::test]
+async fn the_timeout_bounds_a_request_that_hangs() {
+    let fake = Fake::new(&["success"]);
+    fake.with(|s| {
+        s.always = Some((
+            "get",
+            ResponseTemplate::new(200)
+                .set_body_json(json!({}))
+                .set_delay(Duration::from_secs(120)),
+        ))
+    });
+    let server = serve(&fake).await;
+    let token = "ghp_hangingRequestToken000000000017";
+    let run = dispatch(&server, token, &[("timeout", "3s")], &[]).await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_eq!(
+        run.errors(),
+        [format!(
+            "::error::timed out after 3.0s waiting for run 5000 to finish: it was last in_progress (run attempt 1): https://github.com/{REPO}/actions/runs/5000"
+        )]
+    );
+    // One request, cut at the deadline: not five tries of the client's own 30s timeout.
+    assert_eq!(fake.count("get"), 1);
+}
