@@ -973,6 +973,20 @@ impl World {
                     t.started_at = Some(at);
                 }
                 let id = self.tasks[i].id.clone();
+                // The awslogs driver creates the stream when the container starts.
+                let (group, stream) = (
+                    self.tasks[i].log_group.clone(),
+                    self.tasks[i].log_stream.clone(),
+                );
+                let s = self
+                    .logs
+                    .entry(group)
+                    .or_default()
+                    .entry(stream)
+                    .or_default();
+                if s.created_at == 0 {
+                    s.created_at = at;
+                }
                 self.event(at, "task-running", id.clone());
                 match self.tasks[i].behaviour {
                     Behaviour::Healthy | Behaviour::Unhealthy | Behaviour::Crash => {

@@ -11,6 +11,7 @@ use swa_aws::ecs::types::{
 use crate::{CLUSTER, SERVICE, aws, eventually, service, start};
 
 const LIMIT: Duration = Duration::from_secs(120);
+const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/startupwebapp-tg/0123456789abcdef";
 
 /// Registers `startupwebapp-service-task` with `release-4`, as a deploy does; returns its ARN.
 pub async fn register_release_4(ecs: &swa_aws::ecs::Client) -> String {
@@ -231,8 +232,10 @@ async fn a_healthy_rollout_replaces_every_task_and_reaches_a_steady_state() {
 
     // New tasks appear, started by the deployment, and go through their lifecycle.
     let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let elb = aws.elbv2();
     let s = eventually(LIMIT, || {
         let ecs = ecs.clone();
+        let elb = elb.clone();
         let id = id.clone();
         let seen = seen.clone();
         async move {
@@ -257,6 +260,16 @@ async fn a_healthy_rollout_replaces_every_task_and_reaches_a_steady_state() {
                         .insert(t.last_status().unwrap().to_string());
                 }
             }
+            let health = elb
+                .describe_target_health()
+                .target_group_arn(TARGET_GROUP)
+                .send()
+                .await
+                .unwrap();
+            for d in health.target_health_descriptions() {
+                let state = d.target_health().unwrap().state().unwrap().as_str();
+                seen.lock().unwrap().insert(format!("target {state}"));
+            }
             let s = service(&ecs).await;
             (s.deployments().len() == 1
                 && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED"))
@@ -266,6 +279,9 @@ async fn a_healthy_rollout_replaces_every_task_and_reaches_a_steady_state() {
     .await;
     let seen = seen.lock().unwrap().clone();
     assert!(seen.contains("RUNNING"), "{seen:?}");
+    for state in ["target initial", "target healthy", "target draining"] {
+        assert!(seen.contains(state), "{state}: {seen:?}");
+    }
     assert!(
         seen.contains("PENDING") || seen.contains("PROVISIONING"),
         "{seen:?}"
@@ -488,4 +504,74 @@ async fn failing_health_checks_stop_tasks_and_roll_back() {
         .unwrap();
     assert!(d.tasks().iter().any(|t| t.stopped_reason()
         == Some("Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/startupwebapp-tg/0123456789abcdef)")));
+}
+
+#[tokio::test]
+async fn slow_start_makes_new_tasks_take_longer() {
+    let clock = 60.0;
+    let mut virtual_seconds = Vec::new();
+    for scenario in ["healthy", "slow-start"] {
+        let sandbox = start(scenario, clock);
+        let aws = aws(&sandbox).await;
+        let ecs = aws.ecs();
+        let arn = register_release_4(&ecs).await;
+        deploy(&ecs, &arn).await;
+        let running = eventually(LIMIT, || {
+            let events = sandbox.timeline();
+            async move { events.into_iter().find(|e| e.kind == "task-running") }
+        })
+        .await;
+        let created = sandbox
+            .timeline()
+            .into_iter()
+            .find(|e| e.kind == "deployment-created")
+            .unwrap();
+        virtual_seconds.push((running.at_unix_ms - created.at_unix_ms) as f64 * clock / 1000.0);
+    }
+    // Provisioning and pulling take 12 virtual seconds; four times that in slow-start.
+    assert!(
+        (virtual_seconds[0] - 12.0).abs() < 1.0,
+        "{virtual_seconds:?}"
+    );
+    assert!(
+        (virtual_seconds[1] - 48.0).abs() < 1.0,
+        "{virtual_seconds:?}"
+    );
+}
+
+#[tokio::test]
+async fn desired_count_changes_only_when_update_service_sends_it() {
+    let sandbox = start("healthy", 60.0);
+    let aws = aws(&sandbox).await;
+    let ecs = aws.ecs();
+    ecs.update_service()
+        .cluster(CLUSTER)
+        .service(SERVICE)
+        .desired_count(3)
+        .send()
+        .await
+        .unwrap();
+    let s = eventually(LIMIT, || {
+        let ecs = ecs.clone();
+        async move {
+            let s = service(&ecs).await;
+            (s.running_count() == 3).then_some(s)
+        }
+    })
+    .await;
+    assert_eq!(s.desired_count(), 3);
+    // No new deployment: the task definition did not change and none was forced.
+    assert_eq!(s.deployments().len(), 1);
+    let update = sandbox
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "UpdateService")
+        .unwrap();
+    assert_eq!(update.request["desiredCount"], 3);
+    assert!(
+        sandbox
+            .timeline()
+            .iter()
+            .any(|e| e.kind == "desired-count-changed" && e.detail == "3")
+    );
 }
