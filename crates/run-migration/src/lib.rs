@@ -104,9 +104,24 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
         &gha,
         &clients,
         Timing::default(),
-        Box::pin(swa_gha::cancelled()),
+        listen_for_cancel(),
     )
     .await
+}
+
+/// Starts listening for SIGINT/SIGTERM now, so a job cancelled while RunTask is in flight still
+/// stops the task once its ARN is known.
+fn listen_for_cancel() -> Cancel {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let _ = tx.send(swa_gha::cancelled().await);
+    });
+    Box::pin(async move {
+        match rx.await {
+            Ok(signal) => signal,
+            Err(_) => std::future::pending().await,
+        }
+    })
 }
 
 /// The inputs checked before any call.
