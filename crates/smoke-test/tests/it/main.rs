@@ -378,3 +378,85 @@ async fn a_secret_in_a_check_that_does_not_parse_is_not_echoed() {
     assert_eq!(run.code, 2, "{}", run.log);
     run.assert_secret_hidden("ghp_inBrokenChecks0000000000004");
 }
+
+/// An HTTP server that counts the requests in flight together. Each request is held until
+/// `bound` are in flight (or all `total` have arrived, or 5s pass), then a little longer, so
+/// that a client exceeding the bound would be seen doing so.
+async fn counting_server(
+    bound: usize,
+    total: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let max = Arc::new(AtomicUsize::new(0));
+    let seen = max.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let (in_flight, started, max) = (in_flight.clone(), started.clone(), max.clone());
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                started.fetch_add(1, Ordering::SeqCst);
+                max.fetch_max(now, Ordering::SeqCst);
+                let held = std::time::Instant::now();
+                while in_flight.load(Ordering::SeqCst) < bound
+                    && started.load(Ordering::SeqCst) < total
+                    && held.elapsed() < Duration::from_secs(5)
+                {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn checks_run_side_by_side_up_to_the_concurrency_bound() {
+    let checks =
+        "- path: /1\n- path: /2\n- path: /3\n- path: /4\n- path: /5\n- path: /6\n- path: /7\n";
+    for bound in [1usize, 3] {
+        let (url, max) = counting_server(bound, 7).await;
+        let concurrency = bound.to_string();
+        let run = run_step(
+            BIN,
+            &[
+                ("base-url", &url),
+                ("checks", checks),
+                ("concurrency", &concurrency),
+                ("retries", "0"),
+                ("request-timeout", "30s"),
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(run.code, 0, "{}", run.log);
+        assert_eq!(run.output("passed"), "7");
+        assert_eq!(
+            max.load(std::sync::atomic::Ordering::SeqCst),
+            bound,
+            "requests in flight together with concurrency {bound}"
+        );
+    }
+}
