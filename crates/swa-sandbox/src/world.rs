@@ -990,10 +990,14 @@ impl World {
                 self.event(at, "task-running", id.clone());
                 match self.tasks[i].behaviour {
                     Behaviour::Healthy | Behaviour::Unhealthy | Behaviour::Crash => {
-                        let lines = gunicorn_start_lines();
+                        let lines = if self.tasks[i].behaviour == Behaviour::Crash {
+                            crash_traceback()
+                        } else {
+                            gunicorn_start_lines()
+                        };
                         let t = &mut self.tasks[i];
                         for (k, line) in lines.into_iter().enumerate() {
-                            t.plan(at + 300 * (k as i64 + 1), Step::Log(line));
+                            t.plan(at + 200 * (k as i64 + 1), Step::Log(line));
                         }
                         t.target = Some(TargetState::Initial);
                         let behaviour = t.behaviour;
@@ -1005,12 +1009,7 @@ impl World {
                                 t.plan(at + 20 * SECOND, Step::TargetUnhealthy);
                                 t.plan(at + 40 * SECOND, Step::ElbFail);
                             }
-                            _ => {
-                                for (k, line) in crash_traceback().into_iter().enumerate() {
-                                    t.plan(at + 2 * SECOND + 10 * k as i64, Step::Log(line));
-                                }
-                                t.plan(at + 4 * SECOND, Step::Exit(1));
-                            }
+                            _ => t.plan(at + 4 * SECOND, Step::Exit(1)),
                         }
                         self.service_event_at(
                             at,
