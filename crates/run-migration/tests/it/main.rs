@@ -524,3 +524,31 @@ fn bad_input_exits_2_and_starts_nothing() {
     assert!(r.error().starts_with("::error title=Invalid input `command`::input `command` is not a valid JSON array of strings"), "{}", r.log);
     assert_eq!(sb.calls().len(), before);
 }
+
+#[test]
+fn server_errors_are_retried_without_losing_or_repeating_lines() {
+    let sb = sandbox("throttling,server-errors");
+    let r = run(&sb, WITH_SERVICE);
+    assert_eq!(r.code, 0, "{}", r.log);
+    for line in SUCCESS_LINES {
+        assert_eq!(
+            r.log.matches(&format!("\n{line}\n")).count(),
+            1,
+            "{line} once in\n{}",
+            r.log
+        );
+    }
+    let calls = sb.calls();
+    assert!(
+        calls.iter().any(|c| c.status >= 500),
+        "the scenario failed some calls"
+    );
+    assert_eq!(
+        ops(&calls, "RunTask")
+            .iter()
+            .filter(|c| c.status == 200)
+            .count(),
+        1,
+        "one task, however often RunTask was retried"
+    );
+}
