@@ -1594,3 +1594,47 @@ fn migration_failure() -> Vec<String> {
         "django.db.utils.ProgrammingError: column \"tracking_number\" of relation \"orders_order\" already exists".into(),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_circuit_breaker_threshold_is_half_the_desired_count_within_3_and_200() {
+        assert_eq!(circuit_breaker_threshold(1), 3);
+        assert_eq!(circuit_breaker_threshold(2), 3);
+        assert_eq!(circuit_breaker_threshold(7), 4);
+        assert_eq!(circuit_breaker_threshold(10), 5);
+        assert_eq!(circuit_breaker_threshold(1000), 200);
+    }
+
+    #[test]
+    fn scenarios_combine_and_unknown_names_are_refused() {
+        let s = Scenario::parse("crash-loop, throttling").unwrap_or_default();
+        assert!(s.crash_loop && s.throttling && !s.github_flaky);
+        assert_eq!(s.names, ["crash-loop", "throttling"]);
+        let err = Scenario::parse("healthy,crashloop")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("unknown scenario `crashloop`"), "{err}");
+        for name in SCENARIOS {
+            assert!(Scenario::parse(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn task_definitions_resolve_from_family_revision_or_arn() {
+        let w = World::new(Scenario::default(), 1.0);
+        let latest = w.find_task_definition(SERVICE_FAMILY).map(|t| t.revision);
+        assert_eq!(latest, Some(3));
+        let by_rev = w.find_task_definition("startupwebapp-migration-task:2");
+        assert_eq!(by_rev.map(|t| t.revision), Some(2));
+        let by_arn = w.find_task_definition(&task_definition_arn(SERVICE_FAMILY, 1));
+        assert_eq!(by_arn.map(|t| t.family.as_str()), Some(SERVICE_FAMILY));
+        assert!(
+            w.find_task_definition("startupwebapp-service-task:9")
+                .is_none()
+        );
+        assert!(w.find_task_definition("other").is_none());
+    }
+}

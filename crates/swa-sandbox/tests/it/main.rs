@@ -4,6 +4,7 @@
 
 mod aws_cli;
 mod binary;
+mod control;
 mod ecs_rollout;
 mod errors;
 mod github_app;
