@@ -69,7 +69,7 @@ pub const OUTPUTS: &[&str] = &[
 ];
 
 /// ECS calls per minute the poller stays under, retries included.
-pub const ECS_CALLS_PER_MINUTE: f64 = 38.0;
+pub const ECS_CALLS_PER_MINUTE: f64 = 36.0;
 
 /// Checks the inputs that need no AWS call.
 pub fn settings(args: &Args) -> Result<Settings, ActionError> {

@@ -5,6 +5,9 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
+/// Calls allowed at once, before the per-minute budget applies.
+const BURST: f64 = 3.0;
+
 #[derive(Debug)]
 pub struct Pacer {
     start: Instant,
@@ -57,9 +60,11 @@ impl Pacer {
         if self.throttled > 0 {
             delay = self.interval * (1 << self.throttled);
         }
-        // The budget: by time t at most 1 + per_minute * t / 60 calls. The next poll spends at
+        // The budget: by time t at most BURST + per_minute * t / 60 calls (the burst covers the
+        // first look: the service, its task definition, its tasks). The next poll spends at
         // least one more.
-        let earliest = Duration::from_secs_f64(f64::from(self.calls) * 60.0 / self.per_minute);
+        let owed = (f64::from(self.calls) + 1.0 - BURST).max(0.0);
+        let earliest = Duration::from_secs_f64(owed * 60.0 / self.per_minute);
         let budget_wait = earliest.saturating_sub(self.start.elapsed());
         delay.max(budget_wait).min(self.interval * 16)
     }
@@ -89,8 +94,13 @@ mod tests {
     #[test]
     fn the_budget_caps_calls_per_minute() {
         let mut pacer = Pacer::new(Duration::from_secs(2), 40.0);
+        pacer.spent(2);
+        assert!(
+            pacer.next_delay(true) < Duration::from_secs(1),
+            "the burst covers the first look"
+        );
         pacer.spent(20);
-        // 20 calls at 40 a minute need 30 s: a close poll now waits for the budget.
+        // 23 calls at 40 a minute (after a burst of 3) need 30 s: a close poll waits for the budget.
         let d = pacer.next_delay(true);
         assert!(d > Duration::from_secs(25), "{d:?}");
     }

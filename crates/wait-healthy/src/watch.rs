@@ -438,6 +438,7 @@ impl Watch {
         let deployments = service.deployments();
         let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
         let Some(deployment) = deployments.iter().find(|d| d.id() == Some(id.as_str())) else {
+            self.fetch_stopped(&id, &new_revision).await;
             return Some(self.replaced(&id, primary, "is gone"));
         };
         self.rollout_state = deployment
@@ -447,7 +448,10 @@ impl Watch {
         if let Some(reason) = deployment.rollout_state_reason() {
             self.rollout_reason = Some(reason.to_string());
         }
+        let failed = u32::try_from(deployment.failed_tasks()).unwrap_or(0);
+        self.failed_tasks = self.failed_tasks.max(failed);
         if deployment.status() != Some("PRIMARY") {
+            self.fetch_stopped(&id, &new_revision).await;
             return Some(self.replaced(&id, primary, "is no longer PRIMARY"));
         }
         if self.rollout_state == "FAILED" {
@@ -475,9 +479,7 @@ impl Watch {
                 )
             });
         }
-        let failed = u32::try_from(deployment.failed_tasks()).unwrap_or(0);
-        if failed > self.failed_tasks || failed as usize > self.stopped.len() {
-            self.failed_tasks = self.failed_tasks.max(failed);
+        if failed as usize > self.stopped.len() {
             self.fetch_stopped(&id, &new_revision).await;
         }
         self.failed_tasks = self.failed_tasks.max(self.stopped.len() as u32);
@@ -801,7 +803,7 @@ impl Watch {
         if outcome.verdict != Verdict::Healthy {
             if let (Some(id), Some(revision)) =
                 (self.deployment_id.clone(), self.new_revision.clone())
-                && self.failed_tasks as usize > self.stopped.len()
+                && (self.failed_tasks as usize > self.stopped.len() || self.stopped.is_empty())
             {
                 self.fetch_stopped(&id, &revision).await;
             }

@@ -1,0 +1,424 @@
+//! The wait-healthy binary, run as a workflow runs it, against the local sandbox's rollouts.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+
+use swa_sandbox::{Options, Sandbox};
+
+const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp";
+
+struct Run {
+    code: i32,
+    log: String,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+fn sandbox(scenario: &str) -> Sandbox {
+    sandbox_at(scenario, 30.0)
+}
+
+/// A sandbox whose clock runs `clock` times faster than real time.
+fn sandbox_at(scenario: &str, clock: f64) -> Sandbox {
+    Sandbox::start(Options {
+        scenario: scenario.into(),
+        clock,
+        port: 0,
+    })
+    .unwrap()
+}
+
+/// Registers a new revision (release-4) and points the service at it, as update-service does;
+/// returns the new deployment's id.
+fn start_rollout(sandbox: &Sandbox) -> String {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let env = swa_gha::Env::from_pairs(sandbox.env());
+        let ecs = swa_aws::Aws::load(&env).await.ecs();
+        let current = ecs
+            .describe_task_definition()
+            .task_definition("startupwebapp-service-task:3")
+            .send()
+            .await
+            .unwrap();
+        let mut registration =
+            swa_ecs::Registration::from_described(current.task_definition().unwrap(), &[]);
+        registration.set_image("startupwebapp", &format!("{REPO}:release-4"));
+        let registered = registration.request(&ecs).send().await.unwrap();
+        let arn = registered
+            .task_definition()
+            .unwrap()
+            .task_definition_arn()
+            .unwrap()
+            .to_string();
+        let updated = ecs
+            .update_service()
+            .cluster("startupwebapp-cluster")
+            .service("startupwebapp-service")
+            .task_definition(arn)
+            .send()
+            .await
+            .unwrap();
+        updated
+            .service()
+            .unwrap()
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .unwrap()
+            .id()
+            .unwrap()
+            .to_string()
+    })
+}
+
+fn command(sandbox: &Sandbox, inputs: &[(&str, &str)], dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wait-healthy"));
+    command
+        .env_clear()
+        .envs(sandbox.env())
+        .env("GITHUB_OUTPUT", dir.join("output"))
+        .env("GITHUB_STEP_SUMMARY", dir.join("summary"))
+        .env("INPUT_CLUSTER", "startupwebapp-cluster")
+        .env("INPUT_SERVICE", "startupwebapp-service");
+    for (name, value) in inputs {
+        command.env(swa_gha::input_env_name(name), value);
+    }
+    command
+}
+
+fn finish(out: std::process::Output, dir: &std::path::Path) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        log: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        outputs: parse_outputs(&std::fs::read_to_string(dir.join("output")).unwrap_or_default()),
+        summary: std::fs::read_to_string(dir.join("summary")).unwrap_or_default(),
+    }
+}
+
+fn run(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(sandbox, inputs, dir.path()).output().unwrap();
+    finish(out, dir.path())
+}
+
+fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut outputs = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(header) = lines.next() {
+        let (name, delimiter) = header.split_once("<<").unwrap();
+        let mut value = Vec::new();
+        for line in lines.by_ref() {
+            if line == delimiter {
+                break;
+            }
+            value.push(line);
+        }
+        outputs.insert(name.to_string(), value.join("\n"));
+    }
+    outputs
+}
+
+#[test]
+fn a_healthy_rollout_is_healthy_once_steady() {
+    let sandbox = sandbox("healthy");
+    let id = start_rollout(&sandbox);
+    let health = format!("{}/health", sandbox.app_url());
+    let run = run(
+        &sandbox,
+        &[
+            ("deployment-id", &id),
+            ("timeout", "2m"),
+            ("health-url", &health),
+            ("health-expect", r#"{"status":"healthy","database":"ok"}"#),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.outputs["result"], "healthy");
+    assert_eq!(run.outputs["deployment-id"], id);
+    assert_eq!(run.outputs["rollout-state"], "COMPLETED");
+    assert_eq!(run.outputs["failed-tasks"], "0");
+    assert!(
+        run.outputs["failed-probes"].parse::<u32>().is_ok(),
+        "{:?}",
+        run.outputs
+    );
+    assert!(run.outputs["elapsed-seconds"].parse::<f64>().unwrap() > 0.0);
+    assert!(run.log.contains("::notice::deployment"), "{}", run.log);
+    assert!(run.log.contains("event: "), "{}", run.log);
+    assert!(run.summary.contains("#### Phases"), "{}", run.summary);
+    assert!(
+        run.summary.contains("| old deployments drained |"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("startupwebapp-service-task:4"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("startupwebapp-service-task:3"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        sandbox
+            .calls()
+            .iter()
+            .all(|c| !c.is_mutating() || c.operation != "UpdateService" || c.seq < 10)
+    );
+    let completed = sandbox
+        .timeline()
+        .iter()
+        .any(|e| e.kind == "deployment-completed");
+    assert!(
+        completed,
+        "healthy is only said after the sandbox completed the deployment"
+    );
+}
+
+#[test]
+fn serving_does_not_wait_for_the_old_tasks_to_drain() {
+    let sandbox = sandbox("healthy");
+    let id = start_rollout(&sandbox);
+    let run = run(
+        &sandbox,
+        &[
+            ("deployment-id", &id),
+            ("until", "serving"),
+            ("timeout", "2m"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.outputs["result"], "healthy");
+    assert_eq!(run.outputs["rollout-state"], "IN_PROGRESS", "{}", run.log);
+    assert!(
+        run.summary.contains("| targets healthy |"),
+        "{}",
+        run.summary
+    );
+}
+
+#[test]
+fn a_crash_loop_rolled_back_by_the_circuit_breaker_says_why_and_shows_the_logs() {
+    let sandbox = sandbox("crash-loop");
+    let id = start_rollout(&sandbox);
+    let run = run(
+        &sandbox,
+        &[
+            ("deployment-id", &id),
+            ("timeout", "2m"),
+            ("max-failed-tasks", "50"),
+            ("log-lines", "5"),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_eq!(run.outputs["result"], "rolled-back", "{}", run.log);
+    assert_eq!(run.outputs["rollout-state"], "FAILED");
+    assert!(
+        run.log.contains("::error title=Deployment rolled-back::"),
+        "{}",
+        run.log
+    );
+    assert!(run.log.contains("circuit breaker"), "{}", run.log);
+    assert!(run.log.contains("EssentialContainerExited"), "{}", run.log);
+    assert!(run.log.contains("startupwebapp exited 1"), "{}", run.log);
+    assert!(
+        run.log
+            .contains("ImproperlyConfigured: The SECRET_KEY setting must not be empty."),
+        "{}",
+        run.log
+    );
+    assert!(
+        run.summary.contains("#### Stopped tasks"),
+        "{}",
+        run.summary
+    );
+    assert!(run.summary.contains("SECRET_KEY"), "{}", run.summary);
+    assert!(
+        run.summary.contains("#### Service events"),
+        "{}",
+        run.summary
+    );
+}
+
+#[test]
+fn max_failed_tasks_fails_at_the_nth_stopped_task() {
+    // Slow enough that the first stopped task is seen before the circuit breaker trips.
+    let sandbox = sandbox_at("crash-loop", 3.0);
+    let id = start_rollout(&sandbox);
+    let run = run(
+        &sandbox,
+        &[
+            ("deployment-id", &id),
+            ("timeout", "2m"),
+            ("max-failed-tasks", "1"),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_eq!(run.outputs["result"], "failed", "{}", run.log);
+    assert!(
+        run.log.contains("stopped (max-failed-tasks is 1)"),
+        "{}",
+        run.log
+    );
+    assert!(run.log.contains("SECRET_KEY"), "{}", run.log);
+}
+
+#[test]
+fn unhealthy_targets_are_named_with_their_reason() {
+    let sandbox = sandbox("unhealthy-targets");
+    let id = start_rollout(&sandbox);
+    let run = run(
+        &sandbox,
+        &[
+            ("deployment-id", &id),
+            ("timeout", "2m"),
+            ("poll-interval", "500ms"),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_ne!(run.outputs["result"], "healthy");
+    assert!(
+        run.log.contains("Target.ResponseCodeMismatch")
+            || run.log.contains("failed ELB health checks"),
+        "{}",
+        run.log
+    );
+}
+
+#[test]
+fn a_timeout_says_what_was_missing() {
+    let sandbox = sandbox("slow-start");
+    let id = start_rollout(&sandbox);
+    let run = run(&sandbox, &[("deployment-id", &id), ("timeout", "2s")]);
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_eq!(run.outputs["result"], "timeout");
+    assert!(
+        run.log.contains("was not healthy after 2.0s: "),
+        "{}",
+        run.log
+    );
+    assert!(
+        run.log.contains("new tasks running") || run.log.contains("older deployment"),
+        "{}",
+        run.log
+    );
+    assert!(
+        run.summary.contains("#### Still missing"),
+        "{}",
+        run.summary
+    );
+}
+
+#[test]
+fn bad_inputs_exit_2_naming_the_input() {
+    let sandbox = sandbox("healthy");
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("timeout", "soon")],
+            "input `timeout` has the value `soon`",
+        ),
+        (
+            &[("poll-interval", "5m"), ("timeout", "1m")],
+            "input `poll-interval`",
+        ),
+        (&[("until", "forever")], "input `until`"),
+        (&[("health-url", "not a url")], "input `health-url`"),
+        (
+            &[
+                ("health-url", "http://127.0.0.1:9/health"),
+                ("health-expect", "{status"),
+            ],
+            "input `health-expect` is not valid JSON",
+        ),
+        (&[("max-failed-tasks", "0")], "input `max-failed-tasks`"),
+        (&[("service", "")], "input `service` is required"),
+    ];
+    for (inputs, expected) in cases {
+        let run = run(&sandbox, inputs);
+        assert_eq!(run.code, 2, "{inputs:?}: {}", run.log);
+        assert!(run.log.contains(expected), "{expected}\n{}", run.log);
+    }
+    assert!(
+        sandbox.calls().is_empty(),
+        "no AWS call for inputs that do not parse"
+    );
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("cluster", "no-such-cluster")],
+            "input `cluster` names `no-such-cluster`",
+        ),
+        (
+            &[("service", "no-such-service")],
+            "input `service` names `no-such-service`",
+        ),
+        (
+            &[("deployment-id", "ecs-svc/1234")],
+            "input `deployment-id` is `ecs-svc/1234`, which is not a deployment",
+        ),
+    ];
+    for (inputs, expected) in cases {
+        let run = run(&sandbox, inputs);
+        assert_eq!(run.code, 2, "{inputs:?}: {}", run.log);
+        assert!(run.log.contains(expected), "{expected}\n{}", run.log);
+    }
+    assert!(sandbox.calls().iter().all(|c| !c.is_mutating()));
+}
+
+#[test]
+fn throttling_slows_the_poll_but_the_rollout_is_seen_healthy() {
+    let sandbox = sandbox("throttling");
+    let id = start_rollout(&sandbox);
+    let run = run(&sandbox, &[("deployment-id", &id), ("timeout", "3m")]);
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.outputs["result"], "healthy");
+}
+
+#[test]
+fn a_cancelled_job_stops_writes_the_summary_and_fails() {
+    let sandbox = sandbox("slow-start");
+    let id = start_rollout(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let child = command(
+        &sandbox,
+        &[("deployment-id", &id), ("timeout", "5m")],
+        dir.path(),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Wait until it has looked at the service at least once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !sandbox
+        .calls()
+        .iter()
+        .any(|c| c.operation == "DescribeServices")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = finish(child.wait_with_output().unwrap(), dir.path());
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert!(
+        run.log.contains("the wait was cancelled (SIGTERM)"),
+        "{}",
+        run.log
+    );
+    assert_eq!(run.outputs["result"], "failed");
+    assert!(run.summary.contains("wait-healthy"), "{}", run.summary);
+}
