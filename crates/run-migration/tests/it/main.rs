@@ -365,7 +365,7 @@ fn a_timeout_stops_the_task_and_exits_1() {
         "command",
         r#"["gunicorn", "StartupWebApp.wsgi", "--bind", "0.0.0.0:8000"]"#,
     ));
-    inputs.push(("timeout", "3s"));
+    inputs.push(("timeout", "8s"));
     let r = run(&sb, &inputs);
     assert_eq!(r.code, 1, "{}", r.log);
     let error = r.error();
@@ -384,7 +384,7 @@ fn a_timeout_stops_the_task_and_exits_1() {
     assert_eq!(stops[0].request["task"], r.output("task-arn"));
     assert_eq!(
         stops[0].request["reason"],
-        "run-migration: timed out after 3.0s"
+        "run-migration: timed out after 8.0s"
     );
 }
 
