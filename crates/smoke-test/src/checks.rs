@@ -259,12 +259,30 @@ pub fn join(base: &str, path: &str) -> String {
     format!("{}{}", base.trim_end_matches('/'), path)
 }
 
-/// The URL as reported: credentials in it are dropped.
+/// The URL as reported: credentials in it are dropped, and the values of query parameters
+/// that carry secrets (`token`, `api_key`, `sig`, ...) are replaced with `***`.
 pub fn shown_url(text: &str) -> String {
     match url::Url::parse(text) {
         Ok(mut url) => {
             let _ = url.set_username("");
             let _ = url.set_password(None);
+            if url.query().is_some() {
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let key = k.to_ascii_lowercase().replace('_', "-");
+                        let secret = is_secret_header(&key)
+                            || matches!(key.as_str(), "key" | "sig" | "signature" | "code");
+                        let value = if secret {
+                            "***".to_string()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), value)
+                    })
+                    .collect();
+                url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             url.to_string()
         }
         Err(_) => text.to_string(),
@@ -361,6 +379,10 @@ mod tests {
         assert_eq!(
             shown_url("https://u:p@x.example/a?b=1"),
             "https://x.example/a?b=1"
+        );
+        assert_eq!(
+            shown_url("https://x.example/a?access_token=s3cr3t&page=2&api-key=k"),
+            "https://x.example/a?access_token=***&page=2&api-key=***"
         );
     }
 }
