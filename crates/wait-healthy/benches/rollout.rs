@@ -1,0 +1,267 @@
+//! wait-healthy on sandbox rollouts: how soon it reports after the deployment becomes healthy
+//! (or fails), how many ECS calls a minute it makes, how fast it starts, how much memory it uses.
+//!
+//! `cargo bench -p wait-healthy` (release build). `SWA_BENCH_RUNS` sets the runs per figure
+//! (default 5), `SWA_BENCH_CLOCK` the sandbox's speed-up (default 10).
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use swa_sandbox::{Options, Sandbox};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wait-healthy");
+const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp";
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+fn start_rollout(sandbox: &Sandbox) -> String {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let env = swa_gha::Env::from_pairs(sandbox.env());
+        let ecs = swa_aws::Aws::load(&env).await.ecs();
+        let current = ecs
+            .describe_task_definition()
+            .task_definition("startupwebapp-service-task:3")
+            .send()
+            .await
+            .unwrap();
+        let mut registration =
+            swa_ecs::Registration::from_described(current.task_definition().unwrap(), &[]);
+        registration.set_image("startupwebapp", &format!("{REPO}:release-4"));
+        let registered = registration.request(&ecs).send().await.unwrap();
+        let arn = registered
+            .task_definition()
+            .unwrap()
+            .task_definition_arn()
+            .unwrap()
+            .to_string();
+        let updated = ecs
+            .update_service()
+            .cluster("startupwebapp-cluster")
+            .service("startupwebapp-service")
+            .task_definition(arn)
+            .send()
+            .await
+            .unwrap();
+        updated
+            .service()
+            .unwrap()
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .unwrap()
+            .id()
+            .unwrap()
+            .to_string()
+    })
+}
+
+struct Sample {
+    /// Exit minus the sandbox's instant of the signal, in ms.
+    latency_ms: f64,
+    exit_code: i32,
+    ecs_calls: usize,
+    wait_s: f64,
+    peak_rss_kb: u64,
+}
+
+/// One rollout watched by wait-healthy under `/usr/bin/time`; `signal` picks the instant from
+/// the sandbox's timeline.
+fn watch(scenario: &str, clock: f64, signal: fn(&[swa_sandbox::Event]) -> Option<u128>) -> Sample {
+    let sandbox = Sandbox::start(Options {
+        scenario: scenario.into(),
+        clock,
+        port: 0,
+    })
+    .unwrap();
+    let id = start_rollout(&sandbox);
+    let before = sandbox.calls().len();
+    let dir = std::env::temp_dir().join(format!("wait-healthy-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rss_file = dir.join("rss");
+    let started = Instant::now();
+    let status = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss_file)
+        .arg(BIN)
+        .env_clear()
+        .envs(sandbox.env())
+        .env("GITHUB_OUTPUT", dir.join("output"))
+        .env("GITHUB_STEP_SUMMARY", dir.join("summary"))
+        .env("INPUT_CLUSTER", "startupwebapp-cluster")
+        .env("INPUT_SERVICE", "startupwebapp-service")
+        .env("INPUT_DEPLOYMENT-ID", &id)
+        .env("INPUT_TIMEOUT", "10m")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let exited = now_ms();
+    let wait_s = started.elapsed().as_secs_f64();
+    let timeline = sandbox.timeline();
+    let at = signal(&timeline).expect("the sandbox reported the signal");
+    let ecs_calls = sandbox.calls()[before..]
+        .iter()
+        .filter(|c| c.service == "ecs")
+        .count();
+    let peak_rss_kb = std::fs::read_to_string(&rss_file)
+        .unwrap_or_default()
+        .trim()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    Sample {
+        latency_ms: exited as f64 - at as f64,
+        exit_code: status.code().unwrap_or(-1),
+        ecs_calls,
+        wait_s,
+        peak_rss_kb,
+    }
+}
+
+fn completed(timeline: &[swa_sandbox::Event]) -> Option<u128> {
+    timeline
+        .iter()
+        .find(|e| e.kind == "deployment-completed")
+        .map(|e| e.at_unix_ms)
+}
+
+/// The first failure signal: the third failed container (max-failed-tasks is 3) or the rollout
+/// FAILED, whichever came first.
+fn first_failure(timeline: &[swa_sandbox::Event]) -> Option<u128> {
+    let created = timeline
+        .iter()
+        .position(|e| e.kind == "deployment-created")?;
+    let third_exit = timeline[created..]
+        .iter()
+        .filter(|e| e.kind == "container-exited" && !e.detail.ends_with("exit code 0"))
+        .nth(2)
+        .map(|e| e.at_unix_ms);
+    let failed = timeline
+        .iter()
+        .find(|e| e.kind == "deployment-failed")
+        .map(|e| e.at_unix_ms);
+    match (third_exit, failed) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Process start to the first byte of its first request, against a listener that only records
+/// when the connection arrives.
+fn start_to_first_request() -> f64 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let started = Instant::now();
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("INPUT_CLUSTER", "startupwebapp-cluster")
+        .env("INPUT_SERVICE", "startupwebapp-service")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut stream, _) = listener.accept().unwrap();
+    let mut first = [0u8; 1];
+    let _ = stream.read(&mut first);
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    let _ = child.kill();
+    let _ = child.wait();
+    elapsed
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn report(name: &str, samples: &[Sample]) {
+    let latencies: Vec<f64> = samples.iter().map(|s| s.latency_ms).collect();
+    let calls: u64 = samples.iter().map(|s| s.ecs_calls as u64).sum();
+    let minutes: f64 = samples.iter().map(|s| s.wait_s).sum::<f64>() / 60.0;
+    let rss = samples.iter().map(|s| s.peak_rss_kb).max().unwrap_or(0);
+    println!("{name}: {} runs", samples.len());
+    for (i, s) in samples.iter().enumerate() {
+        println!(
+            "  run {}: exit {}, {:.0} ms after the signal, {} ECS calls in {:.1} s ({:.1}/min), peak RSS {:.1} MB",
+            i + 1,
+            s.exit_code,
+            s.latency_ms,
+            s.ecs_calls,
+            s.wait_s,
+            s.ecs_calls as f64 / (s.wait_s / 60.0),
+            s.peak_rss_kb as f64 / 1024.0
+        );
+    }
+    println!(
+        "  median {:.0} ms from the signal to exit (min {:.0}, max {:.0}); {:.1} ECS calls per minute of waiting; peak RSS {:.1} MB",
+        median(latencies.clone()),
+        latencies.iter().copied().fold(f64::INFINITY, f64::min),
+        latencies.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        calls as f64 / minutes,
+        rss as f64 / 1024.0
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and then one quick run
+    // of each kind checks that the benchmark still works.
+    let bench = std::env::args().any(|a| a == "--bench");
+    let runs: usize = std::env::var("SWA_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { 5 } else { 1 });
+    let clock: f64 = std::env::var("SWA_BENCH_CLOCK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { 10.0 } else { 30.0 });
+    println!("wait-healthy benchmark: {runs} runs per figure, sandbox clock x{clock}");
+
+    let starts: Vec<f64> = (0..runs.max(5)).map(|_| start_to_first_request()).collect();
+    println!(
+        "process start to first request: median {:.1} ms (min {:.1}, max {:.1})",
+        median(starts.clone()),
+        starts.iter().copied().fold(f64::INFINITY, f64::min),
+        starts.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    );
+
+    let healthy: Vec<Sample> = (0..runs)
+        .map(|_| watch("healthy", clock, completed))
+        .collect();
+    report(
+        "healthy rollout (until steady), from deployment COMPLETED",
+        &healthy,
+    );
+
+    let failed: Vec<Sample> = (0..runs)
+        .map(|_| watch("crash-loop", clock, first_failure))
+        .collect();
+    report(
+        "crash-loop rollout, from the first failure signal (3rd failed task or rollout FAILED)",
+        &failed,
+    );
+}
