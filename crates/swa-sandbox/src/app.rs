@@ -48,7 +48,10 @@ fn health(w: &World) -> Reply {
         .iter()
         .max_by_key(|t| t.created_at)
         .and_then(|t| t.containers.first())
-        .map(|c| c.image.rsplit(':').next().unwrap_or_default().to_string())
+        .map(|c| match c.image.split_once('@') {
+            Some((_, digest)) => digest.to_string(),
+            None => c.image.rsplit(':').next().unwrap_or_default().to_string(),
+        })
         .unwrap_or_default();
     if serving.is_empty() {
         return Reply::json(

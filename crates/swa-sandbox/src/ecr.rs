@@ -196,7 +196,13 @@ fn put_image(w: &mut World, req: &Value) -> Result<Value, ApiError> {
         ));
     }
     let now = w.clock.now();
-    let image = w.put_image_manifest(manifest.to_string(), tag, now);
+    let mut image = w.put_image_manifest(manifest.to_string(), tag, now);
+    if let Some(media_type) = req["imageManifestMediaType"].as_str() {
+        image.media_type = media_type.to_string();
+        if let Some(stored) = w.images.iter_mut().find(|i| i.digest == image.digest) {
+            stored.media_type = media_type.to_string();
+        }
+    }
     w.event(now, "image-put", format!("{} {tag}", image.digest));
     let mut image_id = json!({"imageDigest": image.digest});
     if !tag.is_empty() {

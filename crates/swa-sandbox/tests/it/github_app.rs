@@ -202,6 +202,7 @@ async fn the_app_serves_health_index_and_login() {
     let app = sandbox.app_url();
     let r = reqwest::get(format!("{app}/health")).await.unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-app-version"], "release-3");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body, json!({"status": "healthy", "database": "ok"}));
     let index = reqwest::get(format!("{app}/")).await.unwrap();
