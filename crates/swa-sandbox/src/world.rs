@@ -753,9 +753,8 @@ impl World {
             pushed_at: at,
             size,
         };
+        // A moved tag leaves the old image untagged, as ECR does.
         self.images.push(image.clone());
-        self.images
-            .retain(|i| !i.tags.is_empty() || i.pushed_at == at);
         image
     }
 

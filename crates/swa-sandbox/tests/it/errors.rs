@@ -186,6 +186,33 @@ async fn ecr_answers_missing_tags_as_aws_does() {
             .any(|c| c.operation == "PutImage" && c.is_mutating())
     );
 
+    // Moving a tag to a new manifest leaves the old image untagged, still listed.
+    let moved = ecr
+        .put_image()
+        .repository_name("startupwebapp")
+        .image_manifest(manifest.replace("\"schemaVersion\":2", "\"schemaVersion\": 2"))
+        .image_tag("release-2")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        moved.image().unwrap().image_id().unwrap().image_digest(),
+        Some(digest.as_str())
+    );
+    let untagged = ecr
+        .describe_images()
+        .repository_name("startupwebapp")
+        .filter(
+            swa_aws::ecr::types::DescribeImagesFilter::builder()
+                .tag_status(swa_aws::ecr::types::TagStatus::Untagged)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(untagged.image_details().len(), 1);
+    assert!(untagged.image_details()[0].image_tags().is_empty());
+
     let err = ecr
         .describe_images()
         .repository_name("other")
