@@ -3,7 +3,8 @@
 //! Files are compared with what the bucket holds by content hash (a SHA-256 kept in each
 //! object's `x-amz-meta-sha256`), Cache-Control and Content-Type, never by size and time, so a
 //! fresh checkout uploads nothing that is already there, and a changed Cache-Control rule is
-//! re-applied (with a server-side copy, without sending the bytes again). Assets go up before
+//! re-applied (with a server-side copy, without sending the bytes again). A sync index under the
+//! prefix spares a HeadObject for every object untouched since the last run. Assets go up before
 //! HTML, so a page never references a file that is not there yet; stale objects are deleted
 //! last, when asked.
 
@@ -417,18 +418,18 @@ async fn sync(
     let mut log = Vec::new();
     // The ETag each changed object has now, for the index.
     let mut written: HashMap<String, Option<String>> = HashMap::new();
-    for (title, phase) in [("assets", assets), ("pages", pages)] {
+    for (noun, phase) in [("asset", assets), ("page", pages)] {
         if phase.is_empty() {
             continue;
         }
         gha.group_start(&format!(
-            "{} {} {title}",
+            "{} {}",
             if settings.dry_run {
                 "Would sync"
             } else {
                 "Syncing"
             },
-            phase.len()
+            count(phase.len(), noun)
         ));
         for change in &phase {
             gha.info(format!(
@@ -469,13 +470,13 @@ async fn sync(
 
     if !stale.is_empty() {
         gha.group_start(&format!(
-            "{} {} objects not in the source",
+            "{} {} not in the source",
             if settings.dry_run {
                 "Would delete"
             } else {
                 "Deleting"
             },
-            stale.len()
+            count(stale.len(), "object")
         ));
         for key in &stale {
             gha.info(format!(
@@ -661,6 +662,15 @@ fn summary(settings: &Settings, totals: &Totals, log: &[String]) -> String {
         md.push_str("\n</details>\n");
     }
     md
+}
+
+/// `1 page`, `2 pages`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn human_bytes(bytes: u64) -> String {

@@ -55,6 +55,68 @@ impl Rule {
     }
 }
 
+/// The response directives of Cache-Control (RFC 9111 and its extensions in use).
+const DIRECTIVES: &[&str] = &[
+    "max-age",
+    "s-maxage",
+    "no-cache",
+    "no-store",
+    "no-transform",
+    "must-revalidate",
+    "proxy-revalidate",
+    "must-understand",
+    "private",
+    "public",
+    "immutable",
+    "stale-while-revalidate",
+    "stale-if-error",
+];
+
+/// Directives whose argument is a number of seconds.
+const SECONDS: &[&str] = &[
+    "max-age",
+    "s-maxage",
+    "stale-while-revalidate",
+    "stale-if-error",
+];
+
+/// Checks a Cache-Control value directive by directive, so that a typo (`max-age=1y`,
+/// `pubic`) or a line whose `=` was misplaced fails before anything is uploaded.
+fn check_directives(value: &str) -> Result<(), String> {
+    for directive in value.split(',') {
+        let directive = directive.trim();
+        let (name, argument) = match directive.split_once('=') {
+            Some((name, argument)) => (name.trim(), Some(argument.trim())),
+            None => (directive, None),
+        };
+        let lower = name.to_ascii_lowercase();
+        if !DIRECTIVES.contains(&lower.as_str()) {
+            return Err(format!(
+                "has `{name}`, which is not a Cache-Control directive ({})",
+                DIRECTIVES.join(", ")
+            ));
+        }
+        let needs_seconds = SECONDS.contains(&lower.as_str());
+        match argument {
+            Some(arg)
+                if needs_seconds
+                    && (arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                return Err(format!(
+                    "has `{directive}`, whose value must be a number of seconds"
+                ));
+            }
+            None if needs_seconds => {
+                return Err(format!(
+                    "has `{name}` without a number of seconds (`{name}=600`)"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// The `cache-control` input followed by the defaults; the first rule that matches wins.
 #[derive(Debug, Clone)]
 pub struct CacheRules {
@@ -93,6 +155,8 @@ impl CacheRules {
                     "line {number} (`{line}`) has a character ({bad:?}) that an HTTP header cannot carry"
                 ));
             }
+            check_directives(value)
+                .map_err(|reason| format!("line {number} (`{line}`) {reason}"))?;
             rules.push(Rule::new(glob, value, false).map_err(|e| format!("line {number} {e}"))?);
         }
         for (glob, value) in DEFAULT_RULES {
@@ -244,6 +308,24 @@ mod tests {
         assert!(e.starts_with("line 2 has an invalid glob `[abc`"), "{e}");
         let e = CacheRules::parse("*.css=max-age=1\u{7}").expect_err("bad");
         assert!(e.contains("cannot carry"), "{e}");
+        // `=` where a space was meant: the glob swallows the directive's name.
+        let e = CacheRules::parse("*.js max-age=60").expect_err("bad");
+        assert!(
+            e.starts_with(
+                "line 1 (`*.js max-age=60`) has `60`, which is not a Cache-Control directive"
+            ),
+            "{e}"
+        );
+        let e = CacheRules::parse("*.js=pubic, max-age=60").expect_err("bad");
+        assert!(e.contains("has `pubic`, which is not"), "{e}");
+        let e = CacheRules::parse("*.js=public, max-age=1y").expect_err("bad");
+        assert!(
+            e.contains("`max-age=1y`, whose value must be a number of seconds"),
+            "{e}"
+        );
+        let e = CacheRules::parse("*.js=max-age").expect_err("bad");
+        assert!(e.contains("`max-age` without a number of seconds"), "{e}");
+        assert!(CacheRules::parse("*.js=Public, MAX-AGE=60, stale-while-revalidate=30").is_ok());
     }
 
     #[test]

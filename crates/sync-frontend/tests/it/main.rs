@@ -576,6 +576,11 @@ async fn bad_input_exits_2_naming_the_input_before_any_call_to_s3() {
             "line 2 (`*.html no-cache`) is not `glob=value`",
         ),
         (
+            &[("cache-control", "*.js max-age=60")],
+            "cache-control",
+            "line 1 (`*.js max-age=60`) has `60`, which is not a Cache-Control directive",
+        ),
+        (
             &[("cache-control", "[abc=max-age=60")],
             "cache-control",
             "line 1 has an invalid glob `[abc`",
