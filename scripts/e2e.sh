@@ -9,7 +9,10 @@
 # 3. crash-loop: deploy-production fails at wait-healthy, the log says why, and the deploy's
 #    rollback job takes the backend back to the revision it replaced.
 # act runs the jobs on this machine (-P ubuntu-latest=-self-hosted) and each action in the local
-# image, on the host network so that it reaches the sandbox on 127.0.0.1. `uses:
+# image. With a self-hosted platform act 0.2.89 starts Docker actions on the default bridge
+# network whatever --network says, so they cannot reach the sandbox on 127.0.0.1: a small TCP
+# relay listens on the bridge's gateway address (172.17.0.1) and forwards to the sandbox, and the
+# workflows get the sandbox's URLs with that address. `uses:
 # org/swa-actions/<action>@v1` resolves to this checkout's actions/ (--local-repository), exactly
 # the tree release.yml publishes. Steps that need github.com (OIDC credentials, the image build and
 # push) are skipped under act; configure-aws-credentials is replaced by a local stand-in so that
@@ -80,13 +83,52 @@ for uses in $(grep -ho 'aws-actions/configure-aws-credentials@[0-9a-f]\{40\}' .g
   local_repos+=(--local-repository "$uses=$stub")
 done
 
+# The address containers on the default bridge reach this machine at.
+bridge_ip=$(ip -4 -o addr show docker0 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
+[ -n "$bridge_ip" ] || bridge_ip=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}')
+[ -n "$bridge_ip" ] || fail "no docker0 bridge address"
+
 sandbox_pid=""
+relay_pid=""
 stop_sandbox() {
-  if [ -n "$sandbox_pid" ]; then
-    kill -TERM "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-    sandbox_pid=""
-  fi
+  local pid
+  for pid in "$relay_pid" "$sandbox_pid"; do
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  sandbox_pid=""
+  relay_pid=""
+}
+
+# relay HOST PORT: forwards HOST:PORT to 127.0.0.1:PORT until killed.
+relay() {
+  python3 -c '
+import asyncio, sys
+host, port = sys.argv[1], int(sys.argv[2])
+async def pipe(reader, writer):
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+async def handle(client_reader, client_writer):
+    try:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        client_writer.close()
+        return
+    await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+async def main():
+    server = await asyncio.start_server(handle, host, port)
+    print("relay ready", flush=True)
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+' "$1" "$2"
 }
 trap stop_sandbox EXIT
 
@@ -102,7 +144,22 @@ start_sandbox() { # start_sandbox SCENARIO
   grep -q '^export APP_URL=' "$work/sandbox-$1.env" || fail "the sandbox printed no APP_URL"
   # shellcheck disable=SC1090
   source "$work/sandbox-$1.env"
-  echo "sandbox: scenario $1 at $AWS_ENDPOINT_URL" >&2
+  local port=${AWS_ENDPOINT_URL##*:}
+  port=${port%%/*}
+  relay "$bridge_ip" "$port" >"$work/relay-$1.log" 2>&1 &
+  relay_pid=$!
+  for _ in $(seq 1 100); do
+    grep -q "relay ready" "$work/relay-$1.log" 2>/dev/null && break
+    kill -0 "$relay_pid" 2>/dev/null || { cat "$work/relay-$1.log" >&2; fail "the relay did not start"; }
+    sleep 0.1
+  done
+  # What the actions in their containers use: the sandbox through the relay.
+  local var
+  for var in $(compgen -e | grep -E '^(AWS_ENDPOINT_URL.*|APP_URL|GITHUB_API_URL)$'); do
+    export "$var=${!var//127.0.0.1/$bridge_ip}"
+  done
+  sandbox_url="http://127.0.0.1:$port"
+  echo "sandbox: scenario $1 at $sandbox_url, for containers $AWS_ENDPOINT_URL" >&2
 }
 
 # run_act NAME WORKFLOW [act args...]: runs one workflow_dispatch; sets $act_rc and $act_log.
@@ -140,6 +197,7 @@ refuse() {
 
 deploy_inputs=(
   --input image-tag=release-4
+  --input allow-destructive=true
   --input frontend-ref=4f1c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e
   --input test-command="python3 -c 'print(\"backend tests: run in the application repository\")'"
 )

@@ -41,7 +41,14 @@ macro_rules! actions {
     };
 }
 
-actions! {}
+actions! {
+    "update-service" => update_service,
+    "wait-healthy" => wait_healthy,
+    "run-migration" => run_migration,
+    "dispatch-frontend" => dispatch_frontend,
+    "smoke-test" => smoke_test,
+    "sync-frontend" => sync_frontend,
+}
 
 /// Finds an action by name.
 pub fn action(name: &str) -> Option<&'static Action> {
