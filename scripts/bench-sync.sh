@@ -8,7 +8,9 @@
 # For each tool it prints the wall time of: the first upload; a re-run with nothing changed
 # (same folder); and a re-run from a fresh checkout (the same content copied to a new folder,
 # so every file has a new modification time, as in CI). It also prints how many objects each
-# re-run uploaded, counted both from the tool's own report and from the server's request log.
+# re-run uploaded, counted both from the tool's own report and from the server's request log,
+# and the CPU time the server spent on each phase (moto handles one request at a time in
+# Python: when the server's CPU time is close to the wall time, the server is the limit).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -66,6 +68,8 @@ bytes=$(find "$site" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 puts() { grep -c '"PUT /'"$1"'/' "$work/moto.log" || true; }
+ticks=$(getconf CLK_TCK)
+server_cpu() { awk -v t="$ticks" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$moto_pid/stat"; }
 
 run_swa() { # bucket source -> prints "seconds uploaded"
   local out="$work/gh_output" start end
@@ -89,7 +93,7 @@ run_aws() { # bucket source -> prints "seconds uploaded"
 printf 'sync-frontend vs aws s3 sync (%s) on moto %s\n' "$("$venv/bin/aws" --version 2>&1 | cut -d' ' -f1)" \
   "$("$venv/bin/python" -c 'import moto; print(moto.__version__)')"
 printf '%d files, %d bytes; %d run(s); %d cores\n\n' "$files" "$bytes" "$runs" "$(nproc)"
-printf '%-14s %-4s %-26s %9s %9s %12s\n' tool run phase seconds uploaded "server PUTs"
+printf '%-14s %-4s %-26s %9s %9s %12s %14s\n' tool run phase seconds uploaded "server PUTs" "server CPU s"
 
 for r in $(seq 1 "$runs"); do
   for tool in swa aws; do
@@ -105,10 +109,13 @@ for r in $(seq 1 "$runs"); do
         source="$work/checkout"
       fi
       before=$(puts "$bucket")
+      cpu_before=$(server_cpu)
       read -r secs uploaded < <("run_$tool" "$bucket" "$source")
+      cpu_after=$(server_cpu)
       after=$(puts "$bucket")
       echo "$tool|$phase|$secs" >>"$work/times"
-      printf '%-14s %-4s %-26s %9s %9s %12s\n' "$name" "$r" "$phase" "$secs" "$uploaded" "$((after - before))"
+      printf '%-14s %-4s %-26s %9s %9s %12s %14s\n' "$name" "$r" "$phase" "$secs" "$uploaded" \
+        "$((after - before))" "$(elapsed "$cpu_before" "$cpu_after")"
     done
   done
 done
