@@ -1,7 +1,10 @@
 //! The S3 calls, each mapped to an error a person can act on. Retries (throttling, 5xx, dropped
 //! connections, timeouts) are the SDK's standard retry, configured in `swa-aws`.
 
+use std::time::Duration;
+
 use swa_aws::s3::Client;
+use swa_aws::s3::config::timeout::TimeoutConfig;
 use swa_aws::s3::primitives::ByteStream;
 use swa_aws::s3::types::{Delete, MetadataDirective, ObjectIdentifier};
 use swa_aws::{error_code, error_text};
@@ -12,6 +15,28 @@ use crate::local::LocalFile;
 
 /// The user-metadata key that holds the content's hex SHA-256 (`x-amz-meta-sha256`).
 pub const HASH_METADATA: &str = "sha256";
+
+/// Files above this size get more time than the default 30 s per attempt.
+const LARGE_UPLOAD: u64 = 16 * 1024 * 1024;
+/// The slowest upload rate a large file is given time for (bytes per second).
+const SLOWEST_RATE: u64 = 512 * 1024;
+
+/// Timeouts for uploading `size` bytes: `None` keeps the defaults; a large file gets 30 s plus
+/// the time to send it at 512 KiB/s per attempt, and three attempts' worth in all.
+pub fn upload_timeouts(size: u64) -> Option<TimeoutConfig> {
+    if size <= LARGE_UPLOAD {
+        return None;
+    }
+    let attempt = Duration::from_secs(30 + size / SLOWEST_RATE);
+    Some(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .read_timeout(attempt)
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(attempt * 3)
+            .build(),
+    )
+}
 
 /// DeleteObjects takes at most this many keys per call.
 const DELETE_BATCH: usize = 1000;
@@ -111,7 +136,7 @@ pub async fn put(
     let body = ByteStream::from_path(&file.path).await.map_err(|e| {
         ActionError::failed(format!("could not read `{}`: {e}", file.path.display()))
     })?;
-    let out = client
+    let request = client
         .put_object()
         .bucket(bucket)
         .key(&file.key)
@@ -119,17 +144,25 @@ pub async fn put(
         .content_length(file.size as i64)
         .content_type(file.content_type)
         .cache_control(&file.cache_control)
-        .metadata(HASH_METADATA, &file.sha256)
-        .send()
-        .await
-        .map_err(|e| {
-            ActionError::failed(format!(
-                "could not upload `{}` to s3://{bucket}/{}: {}",
-                file.relative,
-                file.key,
-                error_text(&e)
-            ))
-        })?;
+        .metadata(HASH_METADATA, &file.sha256);
+    let sent = match upload_timeouts(file.size) {
+        Some(timeouts) => {
+            request
+                .customize()
+                .config_override(swa_aws::s3::config::Config::builder().timeout_config(timeouts))
+                .send()
+                .await
+        }
+        None => request.send().await,
+    };
+    let out = sent.map_err(|e| {
+        ActionError::failed(format!(
+            "could not upload `{}` to s3://{bucket}/{}: {}",
+            file.relative,
+            file.key,
+            error_text(&e)
+        ))
+    })?;
     Ok(out.e_tag().map(String::from))
 }
 
@@ -271,6 +304,20 @@ fn encode_key(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_files_get_time_to_upload() {
+        assert!(upload_timeouts(1024).is_none());
+        assert!(upload_timeouts(LARGE_UPLOAD).is_none());
+        let t = upload_timeouts(200 * 1024 * 1024).expect("a large file");
+        assert_eq!(
+            t.operation_attempt_timeout(),
+            Some(Duration::from_secs(30 + 400))
+        );
+        assert_eq!(t.read_timeout(), Some(Duration::from_secs(430)));
+        assert_eq!(t.operation_timeout(), Some(Duration::from_secs(3 * 430)));
+        assert_eq!(t.connect_timeout(), Some(Duration::from_secs(3)));
+    }
 
     #[test]
     fn copy_source_keys_are_percent_encoded() {

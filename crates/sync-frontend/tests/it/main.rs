@@ -773,3 +773,34 @@ async fn an_object_changed_by_anything_else_is_compared_again_not_trusted_to_the
     assert_eq!(heads(&moto.requests()[mark..]).len(), 7);
     assert_eq!(all_put_keys(&moto.requests()[mark..]), [INDEX]);
 }
+
+#[tokio::test]
+async fn a_large_file_is_uploaded_whole() {
+    let moto = Moto::start();
+    let client = create_bucket(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Above 16 MiB the upload runs with timeouts sized to the file.
+    let video: Vec<u8> = (0..17 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path().join("intro.mp4"), &video).unwrap();
+    std::fs::write(dir.path().join("index.html"), "<video src=intro.mp4>").unwrap();
+
+    let run = run(&moto, dir.path(), &[]);
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.counts(), [2, 0, 0, 0], "{}", run.log);
+    let head = client
+        .head_object()
+        .bucket(BUCKET)
+        .key("intro.mp4")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(video.len() as i64));
+    assert_eq!(head.content_type(), Some("video/mp4"));
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("sha256"))
+            .map(String::as_str),
+        Some(sha256(&video).as_str())
+    );
+    assert!(body(&client, "intro.mp4").await == video);
+}
