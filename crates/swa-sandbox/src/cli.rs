@@ -11,7 +11,7 @@ use crate::{Options, Sandbox};
 #[command(
     name = "swa-sandbox",
     version,
-    about = "A local AWS (ECS, ECR, CloudWatch Logs, ELBv2), GitHub and StartupWebApp on one port"
+    about = "A local AWS (ECS, ECR, CloudWatch Logs, ELBv2, S3), GitHub and StartupWebApp on one port"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -1,8 +1,8 @@
-//! swa-sandbox: a local AWS (ECS with rollout physics, ECR, CloudWatch Logs, ELBv2), GitHub and
-//! StartupWebApp on one port, for tests and the demo.
+//! swa-sandbox: a local AWS (ECS with rollout physics, ECR, CloudWatch Logs, ELBv2, S3), GitHub
+//! and StartupWebApp on one port, for tests and the demo.
 //!
 //! The AWS services are routed as LocalStack does: JSON 1.1 services by `X-Amz-Target`, ELBv2 by
-//! the Query form's `Action`. GitHub lives under `/_github`, the app under `/_app`, and the
+//! the Query form's `Action`, S3 (path-style) by elimination. GitHub lives under `/_github`, the app under `/_app`, and the
 //! control endpoint (`/_sandbox/calls`, `/_sandbox/timeline`, `/_sandbox/state`) under
 //! `/_sandbox`.
 
@@ -25,6 +25,7 @@ mod ecs;
 mod elb;
 mod github;
 mod logs;
+mod s3;
 pub mod world;
 
 pub use api::ApiError;
@@ -60,7 +61,7 @@ impl Default for Options {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Call {
     pub seq: u64,
-    /// `ecs`, `ecr`, `logs`, `elbv2`, `github`, `app` (or `unknown`).
+    /// `ecs`, `ecr`, `logs`, `elbv2`, `s3`, `github`, `app` (or `unknown`).
     pub service: String,
     /// `UpdateService`, `dispatches`, `rerun-failed-jobs`, `health`, ...
     pub operation: String,
@@ -77,6 +78,11 @@ const MUTATING: &[&str] = &[
     "RunTask",
     "StopTask",
     "PutImage",
+    "PutObject",
+    "CopyObject",
+    "DeleteObject",
+    "DeleteObjects",
+    "CreateBucket",
     "BatchDeleteImage",
     "PutLogEvents",
     "CreateLogStream",
@@ -362,20 +368,28 @@ fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body
             return aws_query(w, &action, form);
         }
     }
-    let reply = Reply::json(
-        404,
-        &json!({"__type": "UnknownOperationException", "message": format!(
-            "swa-sandbox has no route for {} {path}: AWS JSON services are routed by X-Amz-Target, ELBv2 by the form's Action; S3 is not served (run moto_server for it)",
-            method.as_str()
-        )}),
-    );
-    record(
-        w,
-        "unknown",
-        &format!("{} {path}", method.as_str()),
-        json!({}),
-        404,
-    );
+    let lowered: BTreeMap<String, String> = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().ok()?.to_string(),
+            ))
+        })
+        .collect();
+    let rid = request_id(w);
+    let request = s3::Request {
+        method: method.as_str(),
+        path,
+        query: &query,
+        headers: &lowered,
+        body,
+        request_id: rid.clone(),
+    };
+    let reply = s3::handle(w, &request).header("x-amz-request-id", rid);
+    let op = s3::operation(method.as_str(), path, &query, &lowered);
+    let logged = s3::logged(&request);
+    record(w, "s3", op, logged, reply.status);
     reply
 }
 

@@ -421,6 +421,8 @@ pub struct World {
     pub logs: BTreeMap<String, BTreeMap<String, LogStream>>,
     pub images: Vec<Image>,
     pub runs: Vec<Run>,
+    /// S3 buckets and their objects.
+    pub buckets: BTreeMap<String, BTreeMap<String, crate::s3::Object>>,
     pub calls: Vec<Call>,
     pub timeline: Vec<Event>,
     pub counter: u64,
@@ -471,6 +473,7 @@ impl World {
             logs: BTreeMap::new(),
             images: Vec::new(),
             runs: Vec::new(),
+            buckets: BTreeMap::from([(crate::s3::FRONTEND_BUCKET.to_string(), BTreeMap::new())]),
             calls: Vec::new(),
             timeline: Vec::new(),
             counter: 0,

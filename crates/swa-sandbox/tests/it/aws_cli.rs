@@ -46,6 +46,9 @@ fn aws(sandbox: &swa_sandbox::Sandbox, args: &[&str]) -> Value {
     );
     if stdout.trim().is_empty() {
         Value::Null
+    } else if args[0] == "s3" {
+        // The high-level s3 commands print progress text, not JSON.
+        Value::String(stdout.into_owned())
     } else {
         serde_json::from_str(&stdout).unwrap()
     }
@@ -204,6 +207,47 @@ fn awscli_reads_and_drives_the_sandbox() {
             "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/startupwebapp-tg/0123456789abcdef",
         ],
     );
+    let file = std::env::temp_dir().join(format!("swa-sandbox-cli-{}.html", std::process::id()));
+    std::fs::write(&file, "<html></html>").unwrap();
+    let copied = aws(
+        &sandbox,
+        &[
+            "s3",
+            "cp",
+            file.to_str().unwrap(),
+            "s3://startupwebapp-frontend/site/index.html",
+            "--cache-control",
+            "no-cache",
+        ],
+    );
+    assert!(copied.as_str().unwrap().contains("upload: "), "{copied}");
+    std::fs::remove_file(&file).unwrap();
+    let listed = aws(
+        &sandbox,
+        &[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            "startupwebapp-frontend",
+            "--prefix",
+            "site/",
+        ],
+    );
+    assert_eq!(listed["Contents"][0]["Key"], "site/index.html");
+    assert_eq!(listed["Contents"][0]["Size"], 13);
+    let head = aws(
+        &sandbox,
+        &[
+            "s3api",
+            "head-object",
+            "--bucket",
+            "startupwebapp-frontend",
+            "--key",
+            "site/index.html",
+        ],
+    );
+    assert_eq!(head["CacheControl"], "no-cache");
+
     let targets = health["TargetHealthDescriptions"].as_array().unwrap();
     assert_eq!(targets.len(), 2);
     for t in targets {

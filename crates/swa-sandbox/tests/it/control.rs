@@ -76,22 +76,3 @@ async fn the_control_endpoint_shows_calls_timeline_and_state() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
-
-#[tokio::test]
-async fn s3_requests_are_told_to_use_moto() {
-    let sandbox = start("healthy", 1.0);
-    let r = reqwest::Client::new()
-        .put(format!("{}/frontend-bucket/index.html", sandbox.aws_url()))
-        .body("<html></html>")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let body: Value = r.json().await.unwrap();
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("S3 is not served")
-    );
-}

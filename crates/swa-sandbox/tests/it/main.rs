@@ -9,6 +9,7 @@ mod ecs_rollout;
 mod errors;
 mod github_app;
 mod one_off;
+mod s3;
 
 use std::time::{Duration, Instant};
 
