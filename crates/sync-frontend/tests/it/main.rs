@@ -5,6 +5,7 @@
 
 mod faults;
 mod moto;
+mod sandbox;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,7 +14,7 @@ use std::process::Command;
 use moto::Moto;
 use sha2::{Digest, Sha256};
 
-const BUCKET: &str = "startupwebapp-frontend";
+pub const BUCKET: &str = "startupwebapp-frontend";
 
 /// The built frontend: pages, hashed assets, an image, data, and a `.git` folder that must
 /// never be uploaded.
@@ -30,7 +31,7 @@ const SITE: &[(&str, &[u8])] = &[
     ("favicon.ico", b"\x00\x00\x01\x00"),
 ];
 
-fn write_site(root: &Path) {
+pub fn write_site(root: &Path) {
     for (path, content) in SITE {
         let path = root.join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -40,7 +41,7 @@ fn write_site(root: &Path) {
     std::fs::write(root.join(".git/config"), "[core]").unwrap();
 }
 
-fn site() -> tempfile::TempDir {
+pub fn site() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write_site(dir.path());
     dir
@@ -50,9 +51,9 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-struct Run {
-    code: i32,
-    log: String,
+pub struct Run {
+    pub code: i32,
+    pub log: String,
     outputs: BTreeMap<String, String>,
     summary: String,
 }
@@ -65,7 +66,7 @@ impl Run {
             .unwrap_or_else(|| panic!("no output {name}; log:\n{}", self.log))
     }
 
-    fn counts(&self) -> [usize; 4] {
+    pub fn counts(&self) -> [usize; 4] {
         ["uploaded", "updated", "skipped", "deleted"].map(|n| self.output(n).parse().unwrap())
     }
 }
@@ -75,7 +76,7 @@ fn run(moto: &Moto, source: &Path, inputs: &[(&str, &str)]) -> Run {
     run_at(&moto.url, source, inputs)
 }
 
-fn run_at(endpoint: &str, source: &Path, inputs: &[(&str, &str)]) -> Run {
+pub fn run_at(endpoint: &str, source: &Path, inputs: &[(&str, &str)]) -> Run {
     let files = tempfile::tempdir().unwrap();
     let output_file = files.path().join("output");
     let summary_file = files.path().join("summary");
