@@ -65,6 +65,8 @@ calls = [
     ("ecr DescribeImages", ecr("DescribeImages", {"repositoryName": "startupwebapp", "imageIds": [{"imageTag": "release-4"}]})),
     ("elbv2 DescribeTargetHealth", ("POST", "/", urllib.parse.urlencode({"Action": "DescribeTargetHealth", "Version": "2015-12-01", "TargetGroupArn": tg}).encode(),
         {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})),
+    ("s3 PutObject (1 KiB)", ("PUT", "/startupwebapp-frontend/site/app.css", b"x" * 1024, {"Content-Type": "text/css", "Cache-Control": "public, max-age=31536000"})),
+    ("s3 HeadObject", ("HEAD", "/startupwebapp-frontend/site/app.css", b"", {})),
     ("github list runs", ("GET", "/_github/repos/org/app/actions/runs?per_page=10", b"", {"Authorization": "Bearer t"})),
     ("app /health", ("GET", "/_app/health", b"", {})),
 ]
