@@ -2,6 +2,7 @@
 # End to end: the real workflows, run by act, with the real image, against the local sandbox.
 #
 #   scripts/e2e.sh [healthy|crash-loop|all]     (default all)
+#   E2E_REUSE_IMAGE=1 scripts/e2e.sh ...        (use the image already built; E2E_CLOCK=60)
 #
 # 1. Docker engine (scripts/docker.sh), the image (scripts/build-image.sh), swa-sandbox (debug).
 # 2. healthy: deploy-production succeeds (migrate, update, wait, frontend, verify; no rollback),
@@ -39,7 +40,11 @@ scripts/docker.sh
 
 say "Image $image"
 t=$(date +%s.%N)
-scripts/build-image.sh "$image"
+if [ "${E2E_REUSE_IMAGE:-}" = 1 ] && docker image inspect "$image" >/dev/null 2>&1; then
+  echo "reusing the image already built (E2E_REUSE_IMAGE=1)" >&2
+else
+  scripts/build-image.sh "$image"
+fi
 echo "image build: $(since "$t")s; size: $(docker image inspect "$image" --format '{{.Size}}') bytes" >&2
 
 say "Step start-up in the container"
@@ -236,7 +241,10 @@ crash_loop() {
   [ "$act_rc" -ne 0 ] || fail "the crash-loop deploy succeeded"
   expect "Failure - Main Wait until healthy" "the deploy did not fail at wait-healthy"
   expect "\[Deploy production/deploy-backend *\] .*::error" "wait-healthy gave no ::error:: reason"
-  expect "[Ee]xit code|exited|stoppedReason|Essential container" "the log does not show why the tasks stopped"
+  expect "::error title=Deployment rolled-back::.*rolled back to startupwebapp-service-task:3" \
+    "wait-healthy did not say the service rolled back"
+  expect "stopped \(EssentialContainerExited: .*startupwebapp exited 1" "the log does not show why the tasks stopped"
+  expect "\[Deploy production/deploy-backend *\] +\| +Traceback" "the log does not show the failed container's last lines"
   refuse "\[Deploy production/verify *\] .*Success - Main Smoke test" "verify ran after a failed rollout"
   expect "\[Deploy production/rollback *\] .*Job succeeded" "the deploy's rollback job did not succeed"
   expect "Success - Main Wait until the rollback is healthy" "the rollback was not confirmed healthy"
