@@ -252,10 +252,34 @@ crash_loop() {
   stop_sandbox
 }
 
+# The tree release.yml publishes as v1: every action at the root, its image pinned by digest, the
+# reusable workflows beside them. Built here with a made-up digest; nothing is tagged or pushed.
+release_layout() {
+  say "release layout"
+  local digest="sha256:$(printf 'e2e' | sha256sum | cut -d' ' -f1)"
+  local commit
+  commit=$(action-runner/publish-actions.sh "$digest" v1.0.0 | awk '/commit/ { print $NF }')
+  local tree="$work/published"
+  mkdir -p "$tree"
+  git archive "$commit" | tar -x -C "$tree"
+  local yml name
+  for yml in actions/*/action.yml; do
+    name=$(basename "$(dirname "$yml")")
+    grep -q "image: docker://ghcr.io/org/swa-actions@$digest" "$tree/$name/action.yml" \
+      || fail "published $name/action.yml does not pin the image digest"
+    [ -f "$tree/$name/README.md" ] || fail "published $name has no README"
+  done
+  for wf in deploy-production rollback-production deploy-frontend; do
+    [ -f "$tree/.github/workflows/$wf.yml" ] || fail "published tree lacks $wf.yml"
+  done
+  [ ! -e "$tree/Cargo.toml" ] || fail "the published tree carries the sources"
+  echo "published tree of $commit: $(find "$tree" -type f | wc -l) files" >&2
+}
+
 case "$which" in
   healthy) healthy ;;
   crash-loop) crash_loop ;;
-  all) healthy; crash_loop ;;
+  all) release_layout; healthy; crash_loop ;;
   *) fail "unknown scenario $which (healthy, crash-loop, all)" ;;
 esac
 
