@@ -252,7 +252,8 @@ pub enum Step {
     TargetUnhealthy,
     ElbFail,
     Exit(i32),
-    DrainDone,
+    /// The deregistration delay is over: the task stops, its essential container with this code.
+    DrainDone(i32),
     ToDeprovisioning,
     ToStopped,
     Log(String),
@@ -432,6 +433,8 @@ pub struct World {
     pub run_tasks_seen: u64,
     pub frontend_failed_once: bool,
     pub rate_remaining: i64,
+    /// Tasks the scheduler stopped once their targets drained, not yet announced in an event.
+    pub drained: Vec<(i64, String)>,
 }
 
 pub fn service_behaviour(scenario: &Scenario, new: bool) -> Behaviour {
@@ -482,6 +485,7 @@ impl World {
             run_tasks_seen: 0,
             frontend_failed_once: false,
             rate_remaining: 5000,
+            drained: Vec::new(),
         };
         world.seed(start);
         world
@@ -921,10 +925,14 @@ impl World {
                 .filter(|(at, _)| *at <= now)
                 .min();
             let Some((at, i)) = next else { break };
+            if self.drained.first().is_some_and(|(t, _)| *t != at) {
+                self.announce_drained();
+            }
             let (_, step) = self.tasks[i].agenda.remove(0);
             self.apply(i, step, at);
             self.schedule(at);
         }
+        self.announce_drained();
         self.schedule(now);
         self.advance_runs(now);
     }
@@ -1113,7 +1121,22 @@ impl World {
                 let id = self.tasks[i].id.clone();
                 self.event(at, "container-exited", format!("{id} exit code {code}"));
             }
-            Step::DrainDone => {
+            Step::DrainDone(exit) => {
+                let t = &mut self.tasks[i];
+                let started = t.started_at.is_some();
+                for c in &mut t.containers {
+                    if c.exit_code.is_none() && started {
+                        c.exit_code = Some(exit);
+                    }
+                }
+                let scaled_in = t.deployment.is_some()
+                    && t.stop_code.as_deref() == Some("ServiceSchedulerInitiated")
+                    && t.stopped_reason
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with("Scaling activity initiated by"));
+                if scaled_in {
+                    self.drained.push((at, t.id.clone()));
+                }
                 let t = &mut self.tasks[i];
                 t.target = None;
                 t.phase = Phase::Stopping;
@@ -1180,17 +1203,21 @@ impl World {
         t.agenda.retain(|(_, s)| matches!(s, Step::Log(_)));
         t.version += 1;
         let exit = exit_code.unwrap_or(0);
-        let started = t.started_at.is_some();
-        for c in &mut t.containers {
-            if c.exit_code.is_none() && started {
-                c.exit_code = Some(exit);
-            }
-        }
         if t.target.is_some() {
+            // The containers keep serving the connections in flight while the target drains.
             t.target = Some(TargetState::Draining);
             t.phase = Phase::Deactivating;
-            t.plan(at + DEREGISTRATION_DELAY_SECONDS * SECOND, Step::DrainDone);
+            t.plan(
+                at + DEREGISTRATION_DELAY_SECONDS * SECOND,
+                Step::DrainDone(exit),
+            );
         } else {
+            let started = t.started_at.is_some();
+            for c in &mut t.containers {
+                if c.exit_code.is_none() && started {
+                    c.exit_code = Some(exit);
+                }
+            }
             t.phase = Phase::Stopping;
             t.execution_stopped_at = Some(at + SECOND);
             t.plan(at + 2 * SECOND, Step::ToDeprovisioning);
@@ -1313,35 +1340,62 @@ impl World {
         }
     }
 
+    /// The service events for tasks the scheduler has just stopped: those registered in the
+    /// target group begin draining (their stop is announced when the drain ends); the others
+    /// stop at once.
     fn stopped_events(&mut self, at: i64, stopped: &[String]) {
-        if stopped.is_empty() {
+        let (draining, immediate): (Vec<&String>, Vec<&String>) = stopped.iter().partition(|id| {
+            self.tasks
+                .iter()
+                .any(|t| &t.id == *id && t.phase == Phase::Deactivating)
+        });
+        if !draining.is_empty() {
+            self.service_event_at(
+                at,
+                format!(
+                    "(service {SERVICE}) has begun draining connections on {} tasks.",
+                    draining.len()
+                ),
+            );
+            self.service_event_at(
+                at,
+                format!(
+                    "(service {SERVICE}) deregistered {} targets in (target-group {TARGET_GROUP_ARN})",
+                    draining.len()
+                ),
+            );
+        }
+        let immediate: Vec<String> = immediate.into_iter().cloned().collect();
+        self.stopped_event(at, &immediate);
+        for id in stopped {
+            self.event(at, "task-stopping", id.clone());
+        }
+    }
+
+    /// Announces the tasks whose drain ended (at one instant) as stopped.
+    fn announce_drained(&mut self) {
+        let Some(&(at, _)) = self.drained.first() else {
+            return;
+        };
+        let ids: Vec<String> = std::mem::take(&mut self.drained)
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        self.stopped_event(at, &ids);
+    }
+
+    fn stopped_event(&mut self, at: i64, ids: &[String]) {
+        if ids.is_empty() {
             return;
         }
-        let list: String = stopped.iter().map(|t| format!(" (task {t})")).collect();
-        self.service_event_at(
-            at,
-            format!(
-                "(service {SERVICE}) has begun draining connections on {} tasks.",
-                stopped.len()
-            ),
-        );
-        self.service_event_at(
-            at,
-            format!(
-                "(service {SERVICE}) deregistered {} targets in (target-group {TARGET_GROUP_ARN})",
-                stopped.len()
-            ),
-        );
+        let list: String = ids.iter().map(|t| format!(" (task {t})")).collect();
         self.service_event_at(
             at,
             format!(
                 "(service {SERVICE}) has stopped {} running tasks:{list}.",
-                stopped.len()
+                ids.len()
             ),
         );
-        for id in stopped {
-            self.event(at, "task-stopping", id.clone());
-        }
     }
 
     fn fail_deployment(&mut self, p: usize, at: i64) {

@@ -575,3 +575,166 @@ async fn desired_count_changes_only_when_update_service_sends_it() {
             .any(|e| e.kind == "desired-count-changed" && e.detail == "3")
     );
 }
+
+#[tokio::test]
+async fn old_tasks_drain_for_the_deregistration_delay_before_they_stop() {
+    let sandbox = start("healthy", 60.0);
+    let aws = aws(&sandbox).await;
+    let ecs = aws.ecs();
+    let elb = aws.elbv2();
+    let old_tasks = ecs
+        .list_tasks()
+        .cluster(CLUSTER)
+        .service_name(SERVICE)
+        .send()
+        .await
+        .unwrap()
+        .task_arns()
+        .to_vec();
+    let old_deployment = service(&ecs).await.deployments()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    let arn = register_release_4(&ecs).await;
+    deploy(&ecs, &arn).await;
+
+    // During the drain: the old task is DEACTIVATING with its container still running, its
+    // target is draining, and the old deployment is still listed with fewer running tasks.
+    let (task, target, deployment) = eventually(LIMIT, || {
+        let (ecs, elb, old_tasks, old_deployment) = (
+            ecs.clone(),
+            elb.clone(),
+            old_tasks.clone(),
+            old_deployment.clone(),
+        );
+        async move {
+            let d = ecs
+                .describe_tasks()
+                .cluster(CLUSTER)
+                .set_tasks(Some(old_tasks))
+                .send()
+                .await
+                .unwrap();
+            let task = d
+                .tasks()
+                .iter()
+                .find(|t| t.last_status() == Some("DEACTIVATING"))?
+                .clone();
+            let health = elb
+                .describe_target_health()
+                .target_group_arn(TARGET_GROUP)
+                .send()
+                .await
+                .unwrap();
+            let target = health
+                .target_health_descriptions()
+                .iter()
+                .find(|d| {
+                    d.target_health()
+                        .and_then(|h| h.state())
+                        .map(|s| s.as_str())
+                        == Some("draining")
+                })?
+                .clone();
+            let s = service(&ecs).await;
+            let deployment = s
+                .deployments()
+                .iter()
+                .find(|d| d.id() == Some(old_deployment.as_str()))?
+                .clone();
+            Some((task, target, deployment))
+        }
+    })
+    .await;
+    assert_eq!(task.desired_status(), Some("STOPPED"));
+    assert_eq!(
+        task.stop_code().map(|c| c.as_str()),
+        Some("ServiceSchedulerInitiated")
+    );
+    assert!(
+        task.stopped_reason()
+            .unwrap()
+            .starts_with("Scaling activity initiated by (deployment ecs-svc/"),
+        "{task:?}"
+    );
+    let container = &task.containers()[0];
+    assert_eq!(container.last_status(), Some("RUNNING"), "{task:?}");
+    assert_eq!(container.exit_code(), None, "{task:?}");
+    assert!(task.stopped_at().is_none(), "{task:?}");
+    let health = target.target_health().unwrap();
+    assert_eq!(
+        health.reason().map(|r| r.as_str()),
+        Some("Target.DeregistrationInProgress")
+    );
+    assert_eq!(
+        health.description(),
+        Some("Target deregistration is in progress")
+    );
+    assert_eq!(deployment.status(), Some("ACTIVE"));
+    assert!(deployment.running_count() < 2, "{deployment:?}");
+
+    // After it: stopped with exit code 0, the stop announced 300 s after the drain began,
+    // then the steady state.
+    let s = eventually(LIMIT, || {
+        let (ecs, arn) = (ecs.clone(), arn.clone());
+        async move {
+            let s = service(&ecs).await;
+            (s.deployments().len() == 1
+                && s.deployments()[0].task_definition() == Some(arn.as_str())
+                && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED"))
+            .then_some(s)
+        }
+    })
+    .await;
+    let at = |needle: &str| -> Vec<i64> {
+        let mut times: Vec<i64> = s
+            .events()
+            .iter()
+            .filter(|e| e.message().is_some_and(|m| m.contains(needle)))
+            .map(|e| e.created_at().unwrap().to_millis().unwrap())
+            .collect();
+        times.sort();
+        times
+    };
+    let draining = at("has begun draining connections on ");
+    let deregistered = at("deregistered ");
+    let stopped = at("has stopped ");
+    let steady = at("has reached a steady state.");
+    assert!(!draining.is_empty(), "{:?}", messages(&s));
+    assert_eq!(draining, deregistered);
+    // Each old task stops 300 s after its drain began; tasks stopping at one instant share
+    // one event.
+    let mut ends: Vec<i64> = draining.iter().map(|t| t + 300_000).collect();
+    ends.dedup();
+    assert_eq!(stopped, ends, "{:?}", messages(&s));
+    let last_steady = *steady.last().unwrap();
+    assert!(
+        last_steady >= *stopped.last().unwrap(),
+        "{:?}",
+        messages(&s)
+    );
+    let stopped_text: Vec<String> = messages(&s)
+        .into_iter()
+        .filter(|m| m.contains("has stopped "))
+        .collect();
+    let named: usize = stopped_text
+        .iter()
+        .map(|m| m.matches("(task ").count())
+        .sum();
+    assert_eq!(named, 2, "{stopped_text:?}");
+
+    let old = ecs
+        .describe_tasks()
+        .cluster(CLUSTER)
+        .set_tasks(Some(old_tasks))
+        .send()
+        .await
+        .unwrap();
+    for t in old.tasks() {
+        assert_eq!(t.last_status(), Some("STOPPED"));
+        assert_eq!(t.containers()[0].exit_code(), Some(0));
+        let drained_ms = t.stopped_at().unwrap().to_millis().unwrap()
+            - t.stopping_at().unwrap().to_millis().unwrap();
+        assert!(drained_ms >= 300_000, "{t:?}");
+    }
+}
