@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end: the real workflows, run by act, with the real image, against the local sandbox.
 #
-#   scripts/e2e.sh [healthy|crash-loop|all]     (default all)
+#   scripts/e2e.sh [healthy|crash-loop|frontend|all]     (default all)
 #   E2E_REUSE_IMAGE=1 scripts/e2e.sh ...        (use the image already built; E2E_CLOCK=60)
 #
 # 1. Docker engine (scripts/docker.sh), the image (scripts/build-image.sh), swa-sandbox (debug).
@@ -9,6 +9,8 @@
 #    then rollback-production takes the backend back to the revision it replaced.
 # 3. crash-loop: deploy-production fails at wait-healthy, the log says why, and the deploy's
 #    rollback job takes the backend back to the revision it replaced.
+# 4. frontend: a frontend repository's workflow calls deploy-frontend.yml on repository_dispatch;
+#    sync-frontend uploads the site to the sandbox's S3, and a second run uploads nothing.
 # act runs the jobs on this machine (-P ubuntu-latest=-self-hosted) and each action in the local
 # image. With a self-hosted platform act 0.2.89 starts Docker actions on the default bridge
 # network whatever --network says, so they cannot reach the sandbox on 127.0.0.1: a small TCP
@@ -276,11 +278,98 @@ release_layout() {
   echo "published tree of $commit: $(find "$tree" -type f | wc -l) files" >&2
 }
 
+# The frontend's side: a frontend repository's workflow, as deploy-frontend.yml documents it,
+# calls the reusable workflow on repository_dispatch; it checks out the commit in the payload,
+# lints, tests, and sync-frontend uploads the site to the sandbox's S3. A second run uploads
+# nothing.
+frontend() {
+  say "frontend: deploy-frontend (repository_dispatch)"
+  start_sandbox healthy
+  local fe="$work/frontend"
+  rm -rf "$fe"
+  mkdir -p "$fe/.github/workflows" "$fe/site/assets"
+  cp .github/workflows/deploy-frontend.yml "$fe/.github/workflows/"
+  printf '<!doctype html>\n<script src="assets/app.js"></script>\n' >"$fe/site/index.html"
+  printf 'console.log("startupwebapp");\n' >"$fe/site/assets/app.js"
+  cat >"$fe/.github/workflows/frontend.yml" <<'YML'
+name: Deploy
+run-name: Deploy ${{ github.event.client_payload.correlation_id }}
+on:
+  repository_dispatch:
+    types: [deploy-production]
+permissions: {}
+jobs:
+  deploy:
+    uses: ./.github/workflows/deploy-frontend.yml
+    permissions:
+      contents: read
+      id-token: write
+    with:
+      bucket: startupwebapp-frontend
+      source: site
+      install-command: "true"
+      lint-command: test -f site/index.html
+      test-command: grep -q assets/app.js site/index.html
+YML
+  git -C "$fe" init --quiet -b master
+  git -C "$fe" -c user.name=e2e -c user.email=e2e@localhost add -A
+  git -C "$fe" -c user.name=e2e -c user.email=e2e@localhost commit --quiet -m "frontend"
+  printf '{"action":"deploy-production","client_payload":{"correlation_id":"e2e-%s","frontend_ref":"%s"}}\n' \
+    "$$" "$(git -C "$fe" rev-parse HEAD)" >"$work/frontend-event.json"
+  # act serves actions/checkout from the working copy only when no `ref:` is given: here a local
+  # checkout stands in for it, exporting exactly `ref` of the frontend repository.
+  local checkout
+  checkout=$(grep -ho 'actions/checkout@[0-9a-f]\{40\}' .github/workflows/deploy-frontend.yml | head -1)
+  mkdir -p "$work/checkout"
+  cat >"$work/checkout/action.yml" <<YML
+name: local checkout
+description: Exports a commit of the local frontend repository into the workspace.
+inputs:
+  ref:
+    description: The commit.
+    required: true
+  persist-credentials:
+    description: Ignored.
+    default: "false"
+runs:
+  using: composite
+  steps:
+    - run: git -C "$fe" archive "\$REF" | tar -x -C "\$GITHUB_WORKSPACE" && echo "checked out \$REF"
+      shell: bash
+      env:
+        REF: \${{ inputs.ref }}
+YML
+  local n
+  for n in 1 2; do
+    act_log="$work/frontend-$n.log"
+    local aws_env=() var
+    for var in $(compgen -e | grep -E '^AWS_'); do aws_env+=(--env "$var=${!var}"); done
+    set +e
+    (cd "$fe" && "$act" repository_dispatch -e "$work/frontend-event.json" \
+      -W .github/workflows/frontend.yml -P ubuntu-latest=-self-hosted --pull=false \
+      "${local_repos[@]}" --local-repository "$checkout=$work/checkout" "${aws_env[@]}") >"$act_log" 2>&1
+    act_rc=$?
+    set -e
+    echo "act deploy-frontend run $n: exit $act_rc (log: $act_log)" >&2
+    [ "$act_rc" -eq 0 ] || { tail -n 60 "$act_log" >&2; fail "deploy-frontend run $n failed"; }
+    expect "Success - Main Upload" "sync-frontend did not run"
+  done
+  act_log="$work/frontend-1.log"
+  expect "checked out $(git -C "$fe" rev-parse HEAD)" "the frontend commit was not checked out"
+  expect "Success - Main Lint" "the lint command did not pass"
+  expect "::set-output:: uploaded=2$" "the first run did not upload the 2 files"
+  act_log="$work/frontend-2.log"
+  expect "::set-output:: uploaded=0$" "the second run uploaded again"
+  expect "::set-output:: skipped=2$" "the second run did not skip the 2 unchanged files"
+  stop_sandbox
+}
+
 case "$which" in
+  frontend) frontend ;;
   healthy) healthy ;;
   crash-loop) crash_loop ;;
-  all) release_layout; healthy; crash_loop ;;
-  *) fail "unknown scenario $which (healthy, crash-loop, all)" ;;
+  all) release_layout; healthy; crash_loop; frontend ;;
+  *) fail "unknown scenario $which (healthy, crash-loop, frontend, all)" ;;
 esac
 
 say "e2e passed"
