@@ -1604,9 +1604,11 @@ fn migration_plan(destructive: bool) -> Vec<String> {
         "    Create model ProductSearchIndex".into(),
         "orders.0042_order_tracking_number".into(),
         "    Add field tracking_number to order".into(),
-        "    Alter field status on order".into(),
+        "    Create index orders_ord_trackin_5f2c1e_idx on field(s) tracking_number of model order"
+            .into(),
     ];
     if destructive {
+        lines.push("    Alter field status on order".into());
         lines.push("user.0031_remove_profile_legacy_phone".into());
         lines.push("    Remove field legacy_phone from profile".into());
     }

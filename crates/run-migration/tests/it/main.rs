@@ -327,6 +327,35 @@ fn the_guard_refuses_destructive_operations_and_runs_only_the_plan() {
 }
 
 #[test]
+fn the_guard_lets_a_backward_compatible_plan_migrate() {
+    let sb = sandbox("healthy");
+    let mut inputs = WITH_SERVICE.to_vec();
+    inputs.push(("destructive-guard", "true"));
+    let r = run(&sb, &inputs);
+    assert_eq!(r.code, 0, "{}", r.log);
+    assert!(!r.log.contains("::error"), "{}", r.log);
+    assert!(!r.log.contains("destructive operation(s)"), "{}", r.log);
+    let calls = sb.calls();
+    let commands: Vec<&serde_json::Value> = ops(&calls, "RunTask")
+        .iter()
+        .map(|c| &c.request["overrides"]["containerOverrides"][0]["command"])
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            &serde_json::json!(["python", "manage.py", "migrate", "--noinput", "--plan"]),
+            &serde_json::json!(["python", "manage.py", "migrate", "--noinput"]),
+        ]
+    );
+    assert_eq!(r.output("exit-code"), "0");
+    assert!(
+        r.summary.starts_with("### ✅ Migration succeeded"),
+        "{}",
+        r.summary
+    );
+}
+
+#[test]
 fn allow_destructive_lists_them_and_migrates() {
     let sb = sandbox("destructive-migration");
     let mut inputs = WITH_SERVICE.to_vec();

@@ -228,10 +228,26 @@ async fn the_migration_plan_shows_destructive_operations_in_that_scenario() {
         assert_eq!(lines[0], "Planned operations:");
         assert!(lines.iter().any(|l| l.trim().starts_with("Add field ")));
         assert!(lines.iter().any(|l| l.trim().starts_with("Create model ")));
-        assert_eq!(
-            lines.iter().any(|l| l.trim().starts_with("Remove field ")),
-            destructive,
+        assert!(
+            lines.iter().any(|l| l.trim().starts_with("Create index ")),
             "{scenario}: {lines:?}"
+        );
+        for destructive_op in ["Remove field ", "Alter field "] {
+            assert_eq!(
+                lines.iter().any(|l| l.trim().starts_with(destructive_op)),
+                destructive,
+                "{scenario}: {destructive_op}in {lines:?}"
+            );
+        }
+        // Only additive operations otherwise: creating models, adding fields and indexes.
+        let additive = ["Create model ", "Add field ", "Create index "];
+        let operations: Vec<&String> = lines.iter().filter(|l| l.starts_with("    ")).collect();
+        assert_eq!(
+            operations
+                .iter()
+                .all(|l| additive.iter().any(|a| l.trim().starts_with(a))),
+            !destructive,
+            "{scenario}: {operations:?}"
         );
     }
 }
