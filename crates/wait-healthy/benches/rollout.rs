@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use swa_sandbox::{Options, Sandbox};
 
@@ -84,6 +84,9 @@ fn watch(scenario: &str, clock: f64, signal: fn(&[swa_sandbox::Event]) -> Option
     })
     .unwrap();
     let id = start_rollout(&sandbox);
+    // A workflow step starts at no particular moment of the rollout: start up to one poll
+    // interval (2 s) late, so that the runs sample the phase between polls and ECS's timers.
+    std::thread::sleep(Duration::from_millis(rand::random_range(0..2000)));
     let before = sandbox.calls().len();
     let dir = std::env::temp_dir().join(format!("wait-healthy-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -48,25 +48,36 @@ impl Pacer {
     }
 
     /// The pause before the next poll. `close`: the rollout is about to end (every new task is
-    /// running, or tasks are failing), so a quicker look is worth a call.
-    pub fn next_delay(&self, close: bool) -> Duration {
-        let base = if close {
+    /// running), so a quicker look is worth a call. `failing`: tasks of the deployment are
+    /// stopping; the verdict is near and worth twice the budget.
+    pub fn next_delay(&self, close: bool, failing: bool) -> Duration {
+        let base = if close || failing {
             (self.interval / 4).max(Duration::from_millis(250))
         } else {
             self.interval
         };
-        let jitter = rand::rng().random_range(0.9..1.1);
-        let mut delay = base.mul_f64(jitter);
+        let mut rng = rand::rng();
+        let mut delay = base.mul_f64(rng.random_range(0.9..1.1));
         if self.throttled > 0 {
             delay = self.interval * (1 << self.throttled);
         }
         // The budget: by time t at most BURST + per_minute * t / 60 calls (the burst covers the
         // first look: the service, its task definition, its tasks). The next poll spends at
         // least one more.
+        let per_minute = if failing {
+            self.per_minute * 2.0
+        } else {
+            self.per_minute
+        };
         let owed = (f64::from(self.calls) + 1.0 - BURST).max(0.0);
-        let earliest = Duration::from_secs_f64(owed * 60.0 / self.per_minute);
+        let earliest = Duration::from_secs_f64(owed * 60.0 / per_minute);
         let budget_wait = earliest.saturating_sub(self.start.elapsed());
-        delay.max(budget_wait).min(self.interval * 16)
+        if budget_wait > delay {
+            // Jitter upwards only: the budget holds, and polls do not lock step with the
+            // service's own timers.
+            delay = budget_wait.mul_f64(rng.random_range(1.0..1.2));
+        }
+        delay.min(self.interval * 16)
     }
 }
 
@@ -78,12 +89,12 @@ mod tests {
     fn polls_at_the_interval_with_jitter_and_sooner_when_close() {
         let pacer = Pacer::new(Duration::from_secs(2), 1e9);
         for _ in 0..50 {
-            let d = pacer.next_delay(false);
+            let d = pacer.next_delay(false, false);
             assert!(
                 d >= Duration::from_millis(1800) && d <= Duration::from_millis(2200),
                 "{d:?}"
             );
-            let c = pacer.next_delay(true);
+            let c = pacer.next_delay(true, false);
             assert!(
                 c >= Duration::from_millis(450) && c <= Duration::from_millis(550),
                 "{c:?}"
@@ -96,13 +107,19 @@ mod tests {
         let mut pacer = Pacer::new(Duration::from_secs(2), 40.0);
         pacer.spent(2);
         assert!(
-            pacer.next_delay(true) < Duration::from_secs(1),
+            pacer.next_delay(true, false) < Duration::from_secs(1),
             "the burst covers the first look"
         );
         pacer.spent(20);
         // 23 calls at 40 a minute (after a burst of 3) need 30 s: a close poll waits for the budget.
-        let d = pacer.next_delay(true);
+        let d = pacer.next_delay(true, false);
         assert!(d > Duration::from_secs(25), "{d:?}");
+        // Failing tasks get twice the budget: 23 calls need 15 s.
+        let f = pacer.next_delay(false, true);
+        assert!(
+            f > Duration::from_secs(12) && f < Duration::from_secs(20),
+            "{f:?}"
+        );
     }
 
     #[test]
@@ -110,8 +127,8 @@ mod tests {
         let mut pacer = Pacer::new(Duration::from_secs(2), 1e9);
         pacer.throttled();
         pacer.throttled();
-        assert_eq!(pacer.next_delay(false), Duration::from_secs(8));
+        assert_eq!(pacer.next_delay(false, false), Duration::from_secs(8));
         pacer.recovered();
-        assert!(pacer.next_delay(false) < Duration::from_secs(3));
+        assert!(pacer.next_delay(false, false) < Duration::from_secs(3));
     }
 }

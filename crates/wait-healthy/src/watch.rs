@@ -202,7 +202,10 @@ impl Watch {
             if remaining.is_zero() {
                 return Ok(self.timed_out());
             }
-            let delay = self.pacer.next_delay(self.close).min(remaining);
+            let delay = self
+                .pacer
+                .next_delay(self.close, self.failed_tasks > 0)
+                .min(remaining);
             tokio::time::sleep(delay).await;
         }
     }
@@ -573,7 +576,7 @@ impl Watch {
                 ));
             }
         }
-        self.close = tasks_running || self.failed_tasks > 0;
+        self.close = tasks_running;
         self.missing = missing;
         if self.missing.is_empty() {
             return Some(Outcome::new(

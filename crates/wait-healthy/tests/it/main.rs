@@ -168,11 +168,16 @@ fn a_healthy_rollout_is_healthy_once_steady() {
         "{}",
         run.summary
     );
-    assert!(
-        sandbox
-            .calls()
-            .iter()
-            .all(|c| !c.is_mutating() || c.operation != "UpdateService" || c.seq < 10)
+    let mutating: Vec<String> = sandbox
+        .calls()
+        .iter()
+        .filter(|c| c.is_mutating())
+        .map(|c| c.operation.clone())
+        .collect();
+    assert_eq!(
+        mutating,
+        ["RegisterTaskDefinition", "UpdateService"],
+        "only the test's own rollout changed anything"
     );
     let completed = sandbox
         .timeline()
@@ -421,4 +426,17 @@ fn a_cancelled_job_stops_writes_the_summary_and_fails() {
     );
     assert_eq!(run.outputs["result"], "failed");
     assert!(run.summary.contains("wait-healthy"), "{}", run.summary);
+}
+
+#[test]
+fn server_errors_are_retried_and_the_rollout_is_seen_healthy() {
+    let sandbox = sandbox("server-errors");
+    let id = start_rollout(&sandbox);
+    let run = run(&sandbox, &[("deployment-id", &id), ("timeout", "3m")]);
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.outputs["result"], "healthy");
+    assert!(
+        sandbox.calls().iter().any(|c| c.status >= 500),
+        "the sandbox answered some calls with a server error"
+    );
 }
