@@ -60,6 +60,7 @@ pub const SCENARIOS: &[&str] = &[
     "server-errors",
     "github-flaky",
     "frontend-fails-once",
+    "migration-no-start",
 ];
 
 /// The scenarios in force, from a comma-separated list.
@@ -77,6 +78,7 @@ pub struct Scenario {
     pub server_errors: bool,
     pub github_flaky: bool,
     pub frontend_fails_once: bool,
+    pub migration_no_start: bool,
 }
 
 impl Scenario {
@@ -97,6 +99,7 @@ impl Scenario {
                 "server-errors" => s.server_errors = true,
                 "github-flaky" => s.github_flaky = true,
                 "frontend-fails-once" => s.frontend_fails_once = true,
+                "migration-no-start" => s.migration_no_start = true,
                 other => {
                     return Err(format!(
                         "unknown scenario `{other}`; known: {}",
@@ -234,6 +237,8 @@ pub enum Behaviour {
     Unhealthy,
     /// A one-off task that runs a script and exits with its code.
     Script,
+    /// A one-off task whose image cannot be pulled: it stops before its container starts.
+    NoStart,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -252,6 +257,8 @@ pub enum Step {
     TargetUnhealthy,
     ElbFail,
     Exit(i32),
+    /// The image pull gave up: the task stops without its container having started.
+    FailToStart,
     /// The deregistration delay is over: the task stops, its essential container with this code.
     DrainDone(i32),
     ToDeprovisioning,
@@ -824,6 +831,8 @@ impl World {
         };
         let behaviour = if deployment.is_some() {
             service_behaviour(&self.scenario, td.new)
+        } else if family == MIGRATION_FAMILY && self.scenario.migration_no_start {
+            Behaviour::NoStart
         } else {
             Behaviour::Script
         };
@@ -969,8 +978,13 @@ impl World {
                 t.phase = Phase::Pending;
                 t.version += 1;
                 t.pull_started_at = Some(at + SECOND);
-                t.pull_stopped_at = Some(at + 7 * SECOND * slow);
-                t.plan(at + 8 * SECOND * slow, Step::ToRunning);
+                if t.behaviour == Behaviour::NoStart {
+                    // The agent retries the pull five times before it gives up.
+                    t.plan(at + 30 * SECOND * slow, Step::FailToStart);
+                } else {
+                    t.pull_stopped_at = Some(at + 7 * SECOND * slow);
+                    t.plan(at + 8 * SECOND * slow, Step::ToRunning);
+                }
             }
             Step::ToRunning => {
                 if self.tasks[i].phase != Phase::Pending {
@@ -1026,6 +1040,7 @@ impl World {
                             format!("(service {SERVICE}) registered 1 targets in (target-group {TARGET_GROUP_ARN})"),
                         );
                     }
+                    Behaviour::NoStart => {}
                     Behaviour::Script => {
                         let (lines, code) = self.script_for(i);
                         let t = &mut self.tasks[i];
@@ -1120,6 +1135,36 @@ impl World {
                 }
                 let id = self.tasks[i].id.clone();
                 self.event(at, "container-exited", format!("{id} exit code {code}"));
+            }
+            Step::FailToStart => {
+                let t = &mut self.tasks[i];
+                if t.phase != Phase::Pending {
+                    return;
+                }
+                let image = t
+                    .containers
+                    .iter()
+                    .find(|c| c.essential)
+                    .or(t.containers.first())
+                    .map(|c| c.image.clone())
+                    .unwrap_or_default();
+                let reason = format!(
+                    "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {image}: not found"
+                );
+                for c in &mut t.containers {
+                    c.reason = Some(reason.clone());
+                }
+                t.desired_running = false;
+                t.stop_code = Some("TaskFailedToStart".into());
+                t.stopped_reason = Some(reason);
+                t.stopping_at = Some(at);
+                t.execution_stopped_at = Some(at);
+                t.stopped_at = Some(at);
+                t.agenda.clear();
+                t.phase = Phase::Stopped;
+                t.version += 1;
+                let detail = format!("{} {}:{} TaskFailedToStart", t.id, t.family, t.revision);
+                self.event(at, "task-stopped", detail);
             }
             Step::DrainDone(exit) => {
                 let t = &mut self.tasks[i];

@@ -288,6 +288,37 @@ fn a_failing_migration_exits_1_with_its_traceback() {
 }
 
 #[test]
+fn a_task_whose_image_cannot_be_pulled_fails_with_its_stop_reasons() {
+    let sb = sandbox("migration-no-start");
+    let r = run(&sb, WITH_SERVICE);
+    assert_eq!(r.code, 1, "{}", r.log);
+    let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref 123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-3: not found";
+    let error = r.error();
+    assert!(
+        error.starts_with("::error title=Migration failed::"),
+        "{error}"
+    );
+    // The stopCode with the stoppedReason, then the container's own reason.
+    let stop = format!("(TaskFailedToStart: {reason})");
+    let container = format!("migration did not exit: {reason}");
+    for text in [stop.as_str(), container.as_str()] {
+        assert!(error.contains(text), "{text} in {error}");
+        assert!(r.log.matches(text).count() >= 2, "{text} in\n{}", r.log);
+        assert!(r.summary.contains(text), "{text} in\n{}", r.summary);
+    }
+    assert!(
+        r.summary.starts_with("### ❌ Migration failed"),
+        "{}",
+        r.summary
+    );
+    assert!(r.summary.contains("| Exit code | none |"), "{}", r.summary);
+    assert_eq!(r.output("exit-code"), "");
+    // One task, started once; nothing retried it.
+    let calls = sb.calls();
+    assert_eq!(ops(&calls, "RunTask").len(), 1);
+}
+
+#[test]
 fn the_guard_refuses_destructive_operations_and_runs_only_the_plan() {
     let sb = sandbox("destructive-migration");
     let mut inputs = WITH_SERVICE.to_vec();

@@ -346,3 +346,82 @@ async fn run_task_reports_what_aws_reports() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_migration_whose_image_cannot_be_pulled_never_starts() {
+    let sandbox = start("migration-no-start", 30.0);
+    let aws = aws(&sandbox).await;
+    let ecs = aws.ecs();
+    let task = run(
+        &ecs,
+        "startupwebapp-migration-task",
+        "migration",
+        Some(&["python", "manage.py", "migrate", "--noinput"]),
+    )
+    .await;
+    let arn = task.task_arn().unwrap().to_string();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stopped = eventually(LIMIT, || {
+        let (ecs, arn, seen) = (ecs.clone(), arn.clone(), seen.clone());
+        async move {
+            let d = ecs
+                .describe_tasks()
+                .cluster(CLUSTER)
+                .tasks(arn)
+                .send()
+                .await
+                .unwrap();
+            let t = d.tasks()[0].clone();
+            let status = t.last_status().unwrap().to_string();
+            let mut seen = seen.lock().unwrap();
+            if seen.last() != Some(&status) {
+                seen.push(status);
+            }
+            (t.last_status() == Some("STOPPED")).then_some(t)
+        }
+    })
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    // PROVISIONING (RunTask's answer), PENDING while the pull is retried, then STOPPED.
+    assert!(
+        seen == ["PENDING", "STOPPED"] || seen == ["PROVISIONING", "PENDING", "STOPPED"],
+        "{seen:?}"
+    );
+    let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref 123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-3: not found";
+    assert_eq!(
+        stopped.stop_code().map(|c| c.as_str()),
+        Some("TaskFailedToStart")
+    );
+    assert_eq!(stopped.stopped_reason(), Some(reason));
+    assert_eq!(stopped.desired_status(), Some("STOPPED"));
+    assert!(stopped.started_at().is_none() && stopped.pull_stopped_at().is_none());
+    let container = &stopped.containers()[0];
+    assert_eq!(container.exit_code(), None);
+    assert_eq!(container.reason(), Some(reason));
+    assert_eq!(container.last_status(), Some("STOPPED"));
+
+    // The container never ran, so the awslogs driver made no stream.
+    let id = arn.rsplit('/').next().unwrap();
+    let streams = aws
+        .logs()
+        .describe_log_streams()
+        .log_group_name("/ecs/startupwebapp-migrations")
+        .log_stream_name_prefix(format!("ecs/migration/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(streams.log_streams().is_empty(), "{streams:?}");
+    let err = aws
+        .logs()
+        .get_log_events()
+        .log_group_name("/ecs/startupwebapp-migrations")
+        .log_stream_name(format!("ecs/migration/{id}"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        swa_aws::error_code(&err),
+        Some("ResourceNotFoundException"),
+        "{err:?}"
+    );
+}
