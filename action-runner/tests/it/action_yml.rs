@@ -200,5 +200,16 @@ fn every_action_yml_has_a_name_description_branding_and_readme() {
             text.contains(&format!("uses: org/swa-actions/{name}@v1")),
             "{name}: the README's example must use `org/swa-actions/{name}@v1`"
         );
+        for key in parsed
+            .model
+            .inputs
+            .keys()
+            .chain(parsed.model.outputs.keys())
+        {
+            assert!(
+                text.contains(&format!("| `{key}` |")),
+                "{name}: the README's tables do not list `{key}`"
+            );
+        }
     }
 }
