@@ -66,7 +66,7 @@ fn start_rollout(sandbox: &Sandbox) -> String {
 }
 
 struct Sample {
-    /// Exit minus the sandbox's instant of the signal, in ms.
+    /// Exit minus the sandbox's instant of the signal (or the start, if later), in ms.
     latency_ms: f64,
     exit_code: i32,
     ecs_calls: usize,
@@ -92,6 +92,7 @@ fn watch(scenario: &str, clock: f64, signal: fn(&[swa_sandbox::Event]) -> Option
     std::fs::create_dir_all(&dir).unwrap();
     let rss_file = dir.join("rss");
     let started = Instant::now();
+    let spawned = now_ms();
     let status = Command::new("/usr/bin/time")
         .arg("-f")
         .arg("%M")
@@ -125,8 +126,9 @@ fn watch(scenario: &str, clock: f64, signal: fn(&[swa_sandbox::Event]) -> Option
         .last()
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or(0);
+    // A signal before the watcher started counts from the start.
     Sample {
-        latency_ms: exited as f64 - at as f64,
+        latency_ms: exited as f64 - at.max(spawned) as f64,
         exit_code: status.code().unwrap_or(-1),
         ecs_calls,
         wait_s,

@@ -75,7 +75,7 @@ impl Pacer {
         if budget_wait > delay {
             // Jitter upwards only: the budget holds, and polls do not lock step with the
             // service's own timers.
-            delay = budget_wait.mul_f64(rng.random_range(1.0..1.2));
+            delay = budget_wait.mul_f64(rng.random_range(1.0..1.05));
         }
         delay.min(self.interval * 16)
     }
