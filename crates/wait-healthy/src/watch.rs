@@ -358,10 +358,11 @@ impl Watch {
                 })
             })
             .collect();
-        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+        // Events and tasks are compared with the deployment's creation time on the service's
+        // own clock, never with this machine's (which may be skewed from it).
         self.since = Some(match watched.created_at() {
-            Some(created) if created.secs() < now.secs() => *created,
-            _ => now,
+            Some(created) => *created,
+            None => aws_smithy_types::DateTime::from(std::time::SystemTime::now()),
         });
         self.gha.info(format!(
             "Watching deployment {id} of {} ({}{}) until {}",

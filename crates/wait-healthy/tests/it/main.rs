@@ -190,6 +190,35 @@ fn a_healthy_rollout_is_healthy_once_steady() {
 }
 
 #[test]
+fn only_the_watched_deployments_events_are_shown() {
+    let sandbox = sandbox("healthy");
+    let first = start_rollout(&sandbox);
+    let first = run(&sandbox, &[("deployment-id", &first), ("timeout", "2m")]);
+    assert_eq!(first.code, 0, "{}", first.log);
+    let second = start_rollout(&sandbox);
+    let second = run(&sandbox, &[("deployment-id", &second), ("timeout", "2m")]);
+    assert_eq!(second.code, 0, "{}", second.log);
+    let events = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.starts_with("event: "))
+            .map(String::from)
+            .collect()
+    };
+    let (before, after) = (events(&first.log), events(&second.log));
+    assert!(!before.is_empty() && !after.is_empty(), "{}", second.log);
+    let repeated: Vec<&String> = after.iter().filter(|e| before.contains(e)).collect();
+    assert!(
+        repeated.is_empty(),
+        "the earlier deployment's events came back: {repeated:?}"
+    );
+    let steady = after
+        .iter()
+        .filter(|e| e.contains("has reached a steady state"))
+        .count();
+    assert_eq!(steady, 1, "{}", second.log);
+}
+
+#[test]
 fn serving_does_not_wait_for_the_old_tasks_to_drain() {
     let sandbox = sandbox("healthy");
     let id = start_rollout(&sandbox);
