@@ -1,0 +1,510 @@
+//! Runs an action's binary as a workflow step runs it: a cleared environment (only `PATH` is
+//! kept), the inputs as `INPUT_*`, and fresh `GITHUB_OUTPUT` / `GITHUB_STEP_SUMMARY` files; then
+//! reads back the exit code, the log, stderr, the outputs and the summary.
+//!
+//! ```no_run
+//! let run = swa_testing::Step::new("target/debug/update-service")
+//!     .input("cluster", "startupwebapp-cluster")
+//!     .env("AWS_REGION", "us-east-1")
+//!     .run();
+//! assert_eq!(run.code, 0, "{}", run.log);
+//! assert_eq!(run.output("result"), "deployed");
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// One step to run: the binary, its inputs, extra environment and working directory.
+#[derive(Clone, Debug)]
+pub struct Step {
+    bin: PathBuf,
+    inputs: Vec<(String, String)>,
+    env: Vec<(OsString, OsString)>,
+    dir: Option<PathBuf>,
+}
+
+impl Step {
+    pub fn new(bin: impl AsRef<Path>) -> Self {
+        Self {
+            bin: bin.as_ref().to_path_buf(),
+            inputs: Vec::new(),
+            env: Vec::new(),
+            dir: None,
+        }
+    }
+
+    /// Sets input `name` (as written in `action.yml`): the variable is
+    /// [`swa_gha::input_env_name`]`(name)`. A later value for the same input wins.
+    pub fn input(mut self, name: &str, value: impl AsRef<str>) -> Self {
+        self.inputs
+            .push((name.to_string(), value.as_ref().to_string()));
+        self
+    }
+
+    pub fn inputs<V: AsRef<str>>(self, inputs: &[(&str, V)]) -> Self {
+        inputs
+            .iter()
+            .fold(self, |step, (name, value)| step.input(name, value))
+    }
+
+    /// Sets an environment variable besides the inputs, after them (so it can override one).
+    pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn envs<K, V>(self, vars: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        vars.into_iter()
+            .fold(self, |step, (name, value)| step.env(name, value))
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    fn command(&self, files: &Files) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GITHUB_OUTPUT", &files.output)
+            .env("GITHUB_STEP_SUMMARY", &files.summary)
+            .stdin(Stdio::null());
+        for (name, value) in &self.inputs {
+            cmd.env(swa_gha::input_env_name(name), value);
+        }
+        for (name, value) in &self.env {
+            cmd.env(name, value);
+        }
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+
+    /// Runs the step to its end.
+    pub fn run(&self) -> StepRun {
+        let files = Files::new();
+        let out = self
+            .command(&files)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+        files.read(out.status.code(), &out.stdout, &out.stderr)
+    }
+
+    /// Runs the step to its end without blocking the tokio runtime (tests that serve the
+    /// step's HTTP calls from the same runtime need this).
+    pub async fn run_async(&self) -> StepRun {
+        let files = Files::new();
+        let out = tokio::process::Command::from(self.command(&files))
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+        files.read(out.status.code(), &out.stdout, &out.stderr)
+    }
+
+    /// Starts the step and returns at once; its stdout is read line by line as it comes.
+    pub fn spawn(&self) -> RunningStep {
+        let files = Files::new();
+        let mut child = self
+            .command(&files)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr_pipe = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stderr_pipe.read_to_end(&mut bytes);
+            bytes
+        });
+        RunningStep {
+            child,
+            lines,
+            log: Vec::new(),
+            stderr: Some(stderr),
+            files,
+        }
+    }
+}
+
+struct Files {
+    _dir: tempfile::TempDir,
+    output: PathBuf,
+    summary: PathBuf,
+}
+
+impl Files {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            output: dir.path().join("github_output"),
+            summary: dir.path().join("step_summary"),
+            _dir: dir,
+        }
+    }
+
+    fn read(&self, code: Option<i32>, stdout: &[u8], stderr: &[u8]) -> StepRun {
+        let outputs_raw = std::fs::read_to_string(&self.output).unwrap_or_default();
+        StepRun {
+            code: code.unwrap_or(-1),
+            log: String::from_utf8_lossy(stdout).into_owned(),
+            stderr: String::from_utf8_lossy(stderr).into_owned(),
+            outputs: parse_outputs(&outputs_raw),
+            outputs_raw,
+            summary: std::fs::read_to_string(&self.summary).unwrap_or_default(),
+        }
+    }
+}
+
+/// A step started with [`Step::spawn`].
+pub struct RunningStep {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+    stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
+    files: Files,
+}
+
+impl RunningStep {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Reads the log until a line contains `text` (panics after `timeout`, or if the step
+    /// ends first).
+    pub fn wait_for(&mut self, text: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => {
+                    let found = line.contains(text);
+                    self.log.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        panic!("`{text}` never appeared in:\n{}", self.log.join("\n"));
+    }
+
+    /// Sends SIGTERM, as the runner does when the job is cancelled.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {} failed", self.pid());
+    }
+
+    /// Waits for the step to end (kills it and panics after `timeout`).
+    pub fn finish(mut self, timeout: Duration) -> StepRun {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("the step did not finish:\n{}", self.log.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // The reader threads end at EOF.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            self.log.push(line);
+        }
+        let stderr = self
+            .stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
+        let mut stdout = self.log.join("\n");
+        if !self.log.is_empty() {
+            stdout.push('\n');
+        }
+        self.files.read(status.code(), stdout.as_bytes(), &stderr)
+    }
+}
+
+/// What a finished step showed and wrote.
+#[derive(Clone, Debug)]
+pub struct StepRun {
+    /// The exit code (-1 when ended by a signal).
+    pub code: i32,
+    /// stdout: the log, with its workflow commands.
+    pub log: String,
+    pub stderr: String,
+    /// `GITHUB_OUTPUT` parsed; a later value of the same name wins, as on the runner.
+    pub outputs: BTreeMap<String, String>,
+    /// `GITHUB_OUTPUT` as written.
+    pub outputs_raw: String,
+    /// `GITHUB_STEP_SUMMARY` as written.
+    pub summary: String,
+}
+
+impl StepRun {
+    /// stdout followed by stderr.
+    pub fn log_and_stderr(&self) -> String {
+        format!("{}{}", self.log, self.stderr)
+    }
+
+    /// Everything the step showed or wrote, minus the `::add-mask::` commands the runner
+    /// consumes (they must carry the secret, or they would mask nothing).
+    pub fn everything(&self) -> String {
+        let log: Vec<&str> = self
+            .log
+            .lines()
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .collect();
+        format!(
+            "{}\n{}\n{}\n{}",
+            log.join("\n"),
+            self.stderr,
+            self.outputs_raw,
+            self.summary
+        )
+    }
+
+    pub fn assert_secret_hidden(&self, secret: &str) {
+        assert!(
+            !self.everything().contains(secret),
+            "the secret appears in the step's output:\n{}",
+            self.everything()
+        );
+    }
+
+    /// The output `name`; panics, showing the outputs and the log, when it was not set.
+    pub fn output(&self, name: &str) -> &str {
+        self.outputs
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no output {name}: {:?}\n{}", self.outputs, self.log))
+    }
+
+    /// The `::error` lines of the log.
+    pub fn errors(&self) -> Vec<&str> {
+        self.log
+            .lines()
+            .filter(|l| l.starts_with("::error"))
+            .collect()
+    }
+}
+
+/// Parses the runner's `GITHUB_OUTPUT` file: `name<<DELIMITER`, the value's lines, `DELIMITER`;
+/// and the one-line `name=value` form.
+pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut outputs = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            let mut closed = false;
+            for l in lines.by_ref() {
+                if l == delimiter {
+                    closed = true;
+                    break;
+                }
+                value.push(l);
+            }
+            assert!(closed, "output {name}: no closing {delimiter} in\n{text}");
+            outputs.insert(name.to_string(), value.join("\n"));
+        } else if let Some((name, value)) = line.split_once('=') {
+            outputs.insert(name.to_string(), value.to_string());
+        } else if !line.is_empty() {
+            panic!("a GITHUB_OUTPUT line that is no output: {line:?}");
+        }
+    }
+    outputs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_outputs_each_with_its_delimiter() {
+        let text = "result<<ghadelimiter_a\ndeployed\nghadelimiter_a\n\
+                    arn<<ghadelimiter_b\narn:aws:ecs:task/1\nghadelimiter_b\n";
+        let outputs = parse_outputs(text);
+        assert_eq!(outputs.len(), 2);
+        assert_eq!(outputs["result"], "deployed");
+        assert_eq!(outputs["arn"], "arn:aws:ecs:task/1");
+    }
+
+    #[test]
+    fn a_multi_line_value_keeps_its_lines() {
+        let text = "diff<<EOF_1\n- a\n+ b\n\n  c\nEOF_1\nnext<<EOF_2\nx\nEOF_2\n";
+        let outputs = parse_outputs(text);
+        assert_eq!(outputs["diff"], "- a\n+ b\n\n  c");
+        assert_eq!(outputs["next"], "x");
+    }
+
+    #[test]
+    fn an_empty_value_is_an_empty_string() {
+        let outputs = parse_outputs("empty<<D\nD\nafter<<D\nvalue\nD\n");
+        assert_eq!(outputs["empty"], "");
+        assert_eq!(outputs["after"], "value");
+    }
+
+    #[test]
+    fn a_value_line_that_looks_like_a_header_is_part_of_the_value() {
+        let outputs = parse_outputs("body<<D\nx<<y\na=b\nD\n");
+        assert_eq!(outputs.len(), 1);
+        assert_eq!(outputs["body"], "x<<y\na=b");
+    }
+
+    #[test]
+    fn the_one_line_form_and_a_repeated_name() {
+        let outputs = parse_outputs("a=1\nb=x=y\na<<D\n2\nD\n");
+        assert_eq!(outputs["a"], "2");
+        assert_eq!(outputs["b"], "x=y");
+    }
+
+    #[test]
+    #[should_panic(expected = "no closing D")]
+    fn an_unclosed_value_is_a_failure() {
+        parse_outputs("a<<D\nvalue\n");
+    }
+
+    fn step_run(log: &str, stderr: &str, outputs_raw: &str, summary: &str) -> StepRun {
+        StepRun {
+            code: 0,
+            log: log.into(),
+            stderr: stderr.into(),
+            outputs: parse_outputs(outputs_raw),
+            outputs_raw: outputs_raw.into(),
+            summary: summary.into(),
+        }
+    }
+
+    #[test]
+    fn errors_are_the_error_lines() {
+        let run = step_run(
+            "a\n::error title=x::bad\n::warning::w\n::error::worse\n",
+            "",
+            "",
+            "",
+        );
+        assert_eq!(run.errors(), ["::error title=x::bad", "::error::worse"]);
+    }
+
+    #[test]
+    fn a_secret_anywhere_but_add_mask_is_seen() {
+        let clean = step_run("::add-mask::s3cret\nok\n", "", "", "");
+        clean.assert_secret_hidden("s3cret");
+        for run in [
+            step_run("s3cret\n", "", "", ""),
+            step_run("", "s3cret", "", ""),
+            step_run("", "", "t<<D\ns3cret\nD\n", ""),
+            step_run("", "", "", "| s3cret |"),
+        ] {
+            let shown = std::panic::catch_unwind(|| run.assert_secret_hidden("s3cret"));
+            assert!(shown.is_err(), "{run:?}");
+        }
+    }
+
+    /// A step whose binary is `script` (a step takes no arguments, so the script is a file).
+    fn script(script: &str) -> (tempfile::TempDir, Step) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("step.sh");
+        std::fs::write(&file, format!("#!/bin/sh\n{script}\n")).unwrap();
+        let mut perms = std::fs::metadata(&file).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&file, perms).unwrap();
+        (dir, Step::new(file))
+    }
+
+    const SHOW: &str = r#"printf 'seen=%s|%s|%s|%s|%s\n' "$(tr '\0' '\n' < /proc/$$/environ | sed -n 's/^INPUT_CONTAINER-NAME=//p')" "$INPUT_MY_INPUT" "$EXTRA" "$(pwd)" "${CARGO:-none}";
+printf 'out<<EOF\nline1\nline2\nEOF\n' >> "$GITHUB_OUTPUT";
+echo '## done' >> "$GITHUB_STEP_SUMMARY";
+echo oops >&2;
+exit 3"#;
+
+    fn check(run: &StepRun, dir: &Path) {
+        assert_eq!(run.code, 3, "{run:?}");
+        let expected = format!(
+            "seen=web|v|e|{}|none\n",
+            dir.canonicalize().unwrap().display()
+        );
+        assert_eq!(run.log, expected);
+        assert_eq!(run.output("out"), "line1\nline2");
+        assert_eq!(run.summary, "## done\n");
+        assert_eq!(run.stderr, "oops\n");
+        assert_eq!(run.log_and_stderr(), format!("{expected}oops\n"));
+    }
+
+    fn show_step() -> (tempfile::TempDir, tempfile::TempDir, Step) {
+        let (bin_dir, step) = script(SHOW);
+        let work = tempfile::tempdir().unwrap();
+        let step = step
+            .input("container-name", "web")
+            .inputs(&[("my input", "v")])
+            .envs([("EXTRA", "e")])
+            .current_dir(work.path());
+        (bin_dir, work, step)
+    }
+
+    #[test]
+    fn a_step_gets_its_inputs_env_files_and_dir_and_nothing_else() {
+        // cargo sets CARGO for the tests; the step must not see it.
+        assert!(std::env::var_os("CARGO").is_some());
+        let (_bin, work, step) = show_step();
+        check(&step.run(), work.path());
+    }
+
+    #[tokio::test]
+    async fn run_async_sees_the_same() {
+        let (_bin, work, step) = show_step();
+        check(&step.run_async().await, work.path());
+    }
+
+    #[test]
+    fn a_spawned_step_is_read_as_it_runs_and_ends_on_sigterm() {
+        let (_bin, step) = script(
+            r#"trap 'echo "cancelled"; echo "result<<D" >> "$GITHUB_OUTPUT"; echo failed >> "$GITHUB_OUTPUT"; echo D >> "$GITHUB_OUTPUT"; exit 1' TERM
+echo "waiting for $INPUT_WHAT"
+while true; do sleep 0.1; done"#,
+        );
+        let mut running = step.input("what", "healthy").spawn();
+        running.wait_for("waiting for healthy", Duration::from_secs(60));
+        running.terminate();
+        let run = running.finish(Duration::from_secs(60));
+        assert_eq!(run.code, 1, "{run:?}");
+        assert_eq!(run.log, "waiting for healthy\ncancelled\n");
+        assert_eq!(run.output("result"), "failed");
+    }
+
+    #[test]
+    #[should_panic(expected = "never appeared")]
+    fn wait_for_fails_when_the_step_ends_without_the_text() {
+        let (_bin, step) = script("echo other");
+        step.spawn().wait_for("healthy", Duration::from_secs(60));
+    }
+}
