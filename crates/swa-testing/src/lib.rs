@@ -149,6 +149,19 @@ impl Step {
     }
 }
 
+/// Shorthand for `Step::new(bin).inputs(inputs).envs(env).run_async().await`.
+pub async fn run_step(
+    bin: impl AsRef<Path>,
+    inputs: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> StepRun {
+    Step::new(bin)
+        .inputs(inputs)
+        .envs(env.iter().copied())
+        .run_async()
+        .await
+}
+
 struct Files {
     _dir: tempfile::TempDir,
     output: PathBuf,
@@ -483,6 +496,21 @@ exit 3"#;
     async fn run_async_sees_the_same() {
         let (_bin, work, step) = show_step();
         check(&step.run_async().await, work.path());
+    }
+
+    #[tokio::test]
+    async fn run_step_is_the_builder_in_one_call() {
+        let (bin, _step) = script(SHOW);
+        let run = run_step(
+            bin.path().join("step.sh"),
+            &[("container-name", "web"), ("my input", "v")],
+            &[("EXTRA", "e")],
+        )
+        .await;
+        // No working directory given: the test's own.
+        let cwd = std::env::current_dir().unwrap().canonicalize().unwrap();
+        assert_eq!(run.code, 3, "{run:?}");
+        assert_eq!(run.log, format!("seen=web|v|e|{}|none\n", cwd.display()));
     }
 
     #[test]
