@@ -2,14 +2,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod fake;
-mod harness;
 mod sandbox;
 
 use std::time::Duration;
 
 use fake::{Fake, REPO};
-use harness::{StepRun, run_step};
 use serde_json::json;
+use swa_testing::{StepRun, run_step};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

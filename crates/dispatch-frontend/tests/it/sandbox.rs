@@ -2,7 +2,7 @@
 
 use swa_sandbox::{Options, Sandbox};
 
-use crate::harness::{StepRun, run_step};
+use swa_testing::{StepRun, run_step};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dispatch-frontend");
 const FRONTEND: &str = "org/startupwebapp-frontend";
