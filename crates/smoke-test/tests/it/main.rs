@@ -1,19 +1,18 @@
 //! smoke-test run as a workflow runs it, against wiremock (and the sandbox's app).
 #![allow(clippy::unwrap_used)]
 
-mod harness;
 mod sandbox;
 
 use std::time::Duration;
 
-use harness::run_step;
 use serde_json::{Value, json};
+use swa_testing::run_step;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_smoke-test");
 
-fn report(run: &harness::StepRun) -> Value {
+fn report(run: &swa_testing::StepRun) -> Value {
     serde_json::from_str(run.output("report")).unwrap()
 }
 

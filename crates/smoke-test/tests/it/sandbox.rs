@@ -3,7 +3,7 @@
 use serde_json::Value;
 use swa_sandbox::{Options, Sandbox, TEST_PASSWORD, TEST_USERNAME};
 
-use crate::harness::run_step;
+use swa_testing::run_step;
 
 const BIN: &str = env!("CARGO_BIN_EXE_smoke-test");
 
