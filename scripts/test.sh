@@ -17,6 +17,10 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "workflow lint: actionlint, zizmor"
+actionlint
+zizmor --offline --quiet .github/ actions/
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
