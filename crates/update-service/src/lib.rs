@@ -5,8 +5,6 @@
 //! image tag is resolved to its digest in ECR before anything changes, so a missing tag fails with
 //! exit 2 and the service untouched. `desiredCount` is never sent: auto-scaling owns it.
 
-mod image;
-
 use std::path::PathBuf;
 
 use aws_sdk_ecr as ecr;
@@ -16,7 +14,7 @@ use swa_aws::{Aws, error_code, error_text};
 use swa_ecs::{Registration, parse_env_lines, unified_diff};
 use swa_gha::{ActionError, Gha};
 
-pub use image::{EcrRepo, ImageRef};
+pub use swa_ecs::{EcrRepo, ImageRef};
 
 /// Inputs: one `--flag` per action input, named exactly as the input.
 #[derive(clap::Parser, Debug)]
@@ -484,7 +482,7 @@ async fn deploy_revision(
             )
         })?;
         if let Some(repo) = image.ecr() {
-            let digest = resolve_digest(&clients.ecr, &repo, &image)
+            let digest = swa_ecs::resolve_digest(&clients.ecr, &repo, &image)
                 .await
                 .map_err(|e| {
                     ActionError::input(
@@ -559,56 +557,6 @@ async fn previous_revision(
     ))
 }
 
-/// Looks `image` up in ECR: its digest, or why it is not there.
-async fn resolve_digest(
-    client: &ecr::Client,
-    repo: &EcrRepo,
-    image: &ImageRef,
-) -> Result<String, String> {
-    let mut client = client.clone();
-    let region = client.config().region().map(|r| r.as_ref().to_string());
-    if region.as_deref() != Some(repo.region.as_str()) {
-        let config = client
-            .config()
-            .to_builder()
-            .region(ecr::config::Region::new(repo.region.clone()))
-            .build();
-        client = ecr::Client::from_conf(config);
-    }
-    let id = ecr::types::ImageIdentifier::builder()
-        .set_image_tag(image.tag.clone())
-        .set_image_digest(image.digest.clone())
-        .build();
-    let out = client
-        .describe_images()
-        .registry_id(&repo.account)
-        .repository_name(&repo.repository)
-        .image_ids(id)
-        .send()
-        .await
-        .map_err(|e| {
-            let service_error = e.as_service_error();
-            if service_error.is_some_and(|s| s.is_image_not_found_exception()) {
-                format!(
-                    "`{image}` is not in ECR repository `{}` (deleted by a lifecycle policy, or never pushed)",
-                    repo.repository
-                )
-            } else if service_error.is_some_and(|s| s.is_repository_not_found_exception()) {
-                format!(
-                    "`{image}` names ECR repository `{}`, which does not exist in account {} ({})",
-                    repo.repository, repo.account, repo.region
-                )
-            } else {
-                format!("`{image}` could not be looked up in ECR: {}", error_text(&e))
-            }
-        })?;
-    out.image_details()
-        .iter()
-        .find_map(|d| d.image_digest())
-        .map(String::from)
-        .ok_or_else(|| format!("`{image}` is not in ECR repository `{}`", repo.repository))
-}
-
 /// Renders the new task definition from the base, registers it when it differs from the
 /// service's current one.
 async fn deploy_changes(
@@ -639,7 +587,7 @@ async fn deploy_changes(
     if let Some(image) = &plan.image {
         let uri = match image.ecr() {
             Some(repo) => {
-                let digest = resolve_digest(&clients.ecr, &repo, image)
+                let digest = swa_ecs::resolve_digest(&clients.ecr, &repo, image)
                     .await
                     .map_err(|e| ActionError::input("image", e))?;
                 if args.pin_digest {

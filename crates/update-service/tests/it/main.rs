@@ -2,20 +2,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
-use std::process::Command;
-
 use swa_sandbox::{Options, Sandbox};
+use swa_testing::{Step, StepRun};
 
 const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp";
 const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task";
-
-struct Run {
-    code: i32,
-    log: String,
-    outputs: BTreeMap<String, String>,
-    summary: String,
-}
 
 fn sandbox(scenario: &str) -> Sandbox {
     Sandbox::start(Options {
@@ -26,52 +17,17 @@ fn sandbox(scenario: &str) -> Sandbox {
     .unwrap()
 }
 
-/// Runs the binary with a cleared environment: the sandbox's, the inputs as `INPUT_*`, and the
-/// runner's output and summary files.
-fn run(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let output_file = dir.path().join("output");
-    let summary_file = dir.path().join("summary");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_update-service"));
-    command
-        .env_clear()
+/// Runs the binary as a workflow step runs it, with the sandbox's environment; `log` is stdout
+/// followed by stderr.
+fn run(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> StepRun {
+    let mut run = Step::new(env!("CARGO_BIN_EXE_update-service"))
+        .input("cluster", "startupwebapp-cluster")
+        .input("service", "startupwebapp-service")
+        .inputs(inputs)
         .envs(sandbox.env())
-        .env("GITHUB_OUTPUT", &output_file)
-        .env("GITHUB_STEP_SUMMARY", &summary_file)
-        .env("INPUT_CLUSTER", "startupwebapp-cluster")
-        .env("INPUT_SERVICE", "startupwebapp-service");
-    for (name, value) in inputs {
-        command.env(swa_gha::input_env_name(name), value);
-    }
-    let out = command.output().unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        outputs: parse_outputs(&std::fs::read_to_string(&output_file).unwrap_or_default()),
-        summary: std::fs::read_to_string(&summary_file).unwrap_or_default(),
-        log,
-    }
-}
-
-fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut outputs = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(header) = lines.next() {
-        let (name, delimiter) = header.split_once("<<").unwrap();
-        let mut value = Vec::new();
-        for line in lines.by_ref() {
-            if line == delimiter {
-                break;
-            }
-            value.push(line);
-        }
-        outputs.insert(name.to_string(), value.join("\n"));
-    }
-    outputs
+        .run();
+    run.log = run.log_and_stderr();
+    run
 }
 
 fn mutating(sandbox: &Sandbox) -> Vec<String> {
