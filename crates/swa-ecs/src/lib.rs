@@ -7,12 +7,16 @@
 //!   reason) in words a person can act on.
 //! - [`log_location`] and [`tail`]: the CloudWatch Logs stream of a task's container and its last
 //!   lines; [`failed_container_logs`] puts them together for a stopped task.
+//! - [`ImageRef`] and [`resolve_digest`]: an image URI checked and parsed, and the digest its
+//!   tag names in ECR.
 
 mod codec;
+mod image;
 mod logs;
 mod stopped;
 mod taskdef;
 
+pub use image::{EcrRepo, ImageRef, resolve_digest};
 pub use logs::{LogLocation, LogTailError, NoLogLocation, log_location, tail, task_id};
 pub use stopped::{ContainerExit, StoppedTask};
 pub use taskdef::{
