@@ -321,6 +321,14 @@ impl StepRun {
             .unwrap_or_else(|| panic!("no output {name}: {:?}\n{}", self.outputs, self.log))
     }
 
+    /// The names of the outputs in the order the step wrote them (repeats kept).
+    pub fn output_names(&self) -> Vec<String> {
+        parse_outputs_in_order(&self.outputs_raw)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
     /// The `::error` lines of the log.
     pub fn errors(&self) -> Vec<&str> {
         self.log
@@ -331,9 +339,14 @@ impl StepRun {
 }
 
 /// Parses the runner's `GITHUB_OUTPUT` file: `name<<DELIMITER`, the value's lines, `DELIMITER`;
-/// and the one-line `name=value` form.
+/// and the one-line `name=value` form. A later value of the same name wins.
 pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut outputs = BTreeMap::new();
+    parse_outputs_in_order(text).into_iter().collect()
+}
+
+/// Every output record of a `GITHUB_OUTPUT` file, in the order written (repeats kept).
+pub fn parse_outputs_in_order(text: &str) -> Vec<(String, String)> {
+    let mut outputs = Vec::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         if let Some((name, delimiter)) = line.split_once("<<") {
@@ -347,9 +360,9 @@ pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
                 value.push(l);
             }
             assert!(closed, "output {name}: no closing {delimiter} in\n{text}");
-            outputs.insert(name.to_string(), value.join("\n"));
+            outputs.push((name.to_string(), value.join("\n")));
         } else if let Some((name, value)) = line.split_once('=') {
-            outputs.insert(name.to_string(), value.to_string());
+            outputs.push((name.to_string(), value.to_string()));
         } else if !line.is_empty() {
             panic!("a GITHUB_OUTPUT line that is no output: {line:?}");
         }
@@ -398,6 +411,19 @@ mod tests {
         let outputs = parse_outputs("a=1\nb=x=y\na<<D\n2\nD\n");
         assert_eq!(outputs["a"], "2");
         assert_eq!(outputs["b"], "x=y");
+    }
+
+    #[test]
+    fn the_order_written_is_kept() {
+        let text = "z<<D\n1\nD\na<<D\nq<<r\nD\nm=3\nz<<D\n4\nD\n";
+        assert_eq!(
+            parse_outputs_in_order(text),
+            [("z", "1"), ("a", "q<<r"), ("m", "3"), ("z", "4")]
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+        );
+        let run = step_run("", "", text, "");
+        assert_eq!(run.output_names(), ["z", "a", "m", "z"]);
+        assert_eq!(run.output("z"), "4");
     }
 
     #[test]
