@@ -2,19 +2,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
-
 use swa_sandbox::{Options, Sandbox};
+use swa_testing::{Step, StepRun};
 
 const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp";
-
-struct Run {
-    code: i32,
-    log: String,
-    outputs: BTreeMap<String, String>,
-    summary: String,
-}
 
 fn sandbox(scenario: &str) -> Sandbox {
     sandbox_at(scenario, 30.0)
@@ -74,55 +65,23 @@ fn start_rollout(sandbox: &Sandbox) -> String {
     })
 }
 
-fn command(sandbox: &Sandbox, inputs: &[(&str, &str)], dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wait-healthy"));
-    command
-        .env_clear()
+/// The step as a workflow runs it, with the sandbox's environment.
+fn step(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> Step {
+    Step::new(env!("CARGO_BIN_EXE_wait-healthy"))
+        .input("cluster", "startupwebapp-cluster")
+        .input("service", "startupwebapp-service")
+        .inputs(inputs)
         .envs(sandbox.env())
-        .env("GITHUB_OUTPUT", dir.join("output"))
-        .env("GITHUB_STEP_SUMMARY", dir.join("summary"))
-        .env("INPUT_CLUSTER", "startupwebapp-cluster")
-        .env("INPUT_SERVICE", "startupwebapp-service");
-    for (name, value) in inputs {
-        command.env(swa_gha::input_env_name(name), value);
-    }
-    command
 }
 
-fn finish(out: std::process::Output, dir: &std::path::Path) -> Run {
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        log: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        outputs: parse_outputs(&std::fs::read_to_string(dir.join("output")).unwrap_or_default()),
-        summary: std::fs::read_to_string(dir.join("summary")).unwrap_or_default(),
-    }
+/// `log` becomes stdout followed by stderr.
+fn with_stderr(mut run: StepRun) -> StepRun {
+    run.log = run.log_and_stderr();
+    run
 }
 
-fn run(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let out = command(sandbox, inputs, dir.path()).output().unwrap();
-    finish(out, dir.path())
-}
-
-fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut outputs = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(header) = lines.next() {
-        let (name, delimiter) = header.split_once("<<").unwrap();
-        let mut value = Vec::new();
-        for line in lines.by_ref() {
-            if line == delimiter {
-                break;
-            }
-            value.push(line);
-        }
-        outputs.insert(name.to_string(), value.join("\n"));
-    }
-    outputs
+fn run(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> StepRun {
+    with_stderr(step(sandbox, inputs).run())
 }
 
 #[test]
@@ -420,16 +379,7 @@ fn throttling_slows_the_poll_but_the_rollout_is_seen_healthy() {
 fn a_cancelled_job_stops_writes_the_summary_and_fails() {
     let sandbox = sandbox("slow-start");
     let id = start_rollout(&sandbox);
-    let dir = tempfile::tempdir().unwrap();
-    let child = command(
-        &sandbox,
-        &[("deployment-id", &id), ("timeout", "5m")],
-        dir.path(),
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let running = step(&sandbox, &[("deployment-id", &id), ("timeout", "5m")]).spawn();
     // Wait until it has looked at the service at least once.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !sandbox
@@ -440,13 +390,8 @@ fn a_cancelled_job_stops_writes_the_summary_and_fails() {
     {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let run = finish(child.wait_with_output().unwrap(), dir.path());
+    running.terminate();
+    let run = with_stderr(running.finish(std::time::Duration::from_secs(300)));
     assert_eq!(run.code, 1, "{}", run.log);
     assert!(
         run.log.contains("the wait was cancelled (SIGTERM)"),
