@@ -7,12 +7,11 @@ mod faults;
 mod moto;
 mod sandbox;
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use moto::Moto;
 use sha2::{Digest, Sha256};
+use swa_testing::{Step, StepRun};
 
 pub const BUCKET: &str = "startupwebapp-frontend";
 
@@ -51,88 +50,42 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-pub struct Run {
-    pub code: i32,
-    pub log: String,
-    outputs: BTreeMap<String, String>,
-    summary: String,
+/// The counts a sync reports: uploaded, updated, skipped, deleted.
+pub trait Counts {
+    fn counts(&self) -> [usize; 4];
 }
 
-impl Run {
-    fn output(&self, name: &str) -> &str {
-        self.outputs
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_else(|| panic!("no output {name}; log:\n{}", self.log))
-    }
-
-    pub fn counts(&self) -> [usize; 4] {
+impl Counts for StepRun {
+    fn counts(&self) -> [usize; 4] {
         ["uploaded", "updated", "skipped", "deleted"].map(|n| self.output(n).parse().unwrap())
     }
 }
 
 /// Runs the binary with `inputs` (input name, value) the way the runner does.
-fn run(moto: &Moto, source: &Path, inputs: &[(&str, &str)]) -> Run {
+fn run(moto: &Moto, source: &Path, inputs: &[(&str, &str)]) -> StepRun {
     run_at(&moto.url, source, inputs)
 }
 
-pub fn run_at(endpoint: &str, source: &Path, inputs: &[(&str, &str)]) -> Run {
-    let files = tempfile::tempdir().unwrap();
-    let output_file = files.path().join("output");
-    let summary_file = files.path().join("summary");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sync-frontend"));
-    command
-        .env_clear()
+/// `log` is stdout followed by stderr; no output of the step may carry the secret access key.
+pub fn run_at(endpoint: &str, source: &Path, inputs: &[(&str, &str)]) -> StepRun {
+    let mut run = Step::new(env!("CARGO_BIN_EXE_sync-frontend"))
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", moto::REGION)
         .env("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", moto::SECRET_KEY)
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("GITHUB_OUTPUT", &output_file)
-        .env("GITHUB_STEP_SUMMARY", &summary_file)
-        .env("INPUT_BUCKET", BUCKET)
-        .env("INPUT_SOURCE", source);
-    for (name, value) in inputs {
-        command.env(swa_gha::input_env_name(name), value);
-    }
-    let out = command.output().unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let outputs_text = std::fs::read_to_string(&output_file).unwrap_or_default();
-    let summary = std::fs::read_to_string(&summary_file).unwrap_or_default();
-    for text in [&log, &outputs_text, &summary] {
+        .input("bucket", BUCKET)
+        .input("source", source.to_str().unwrap())
+        .inputs(inputs)
+        .run();
+    run.log = run.log_and_stderr();
+    for text in [&run.log, &run.outputs_raw, &run.summary] {
         assert!(
             !text.contains(moto::SECRET_KEY),
             "the secret access key appeared in the output:\n{text}"
         );
     }
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        log,
-        outputs: parse_outputs(&outputs_text),
-        summary,
-    }
-}
-
-/// Reads `name<<delimiter\nvalue\ndelimiter` records.
-fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut outputs = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let (name, delimiter) = line.split_once("<<").unwrap();
-        let mut value = Vec::new();
-        for line in lines.by_ref() {
-            if line == delimiter {
-                break;
-            }
-            value.push(line);
-        }
-        outputs.insert(name.to_string(), value.join("\n"));
-    }
-    outputs
+    run
 }
 
 async fn create_bucket(moto: &Moto) -> swa_aws::s3::Client {

@@ -3,7 +3,7 @@
 
 use swa_sandbox::{Options, Sandbox};
 
-use crate::{BUCKET, run_at, site, write_site};
+use crate::{BUCKET, Counts, run_at, site, write_site};
 
 fn s3_calls(sandbox: &Sandbox) -> Vec<(String, bool)> {
     sandbox
