@@ -5,6 +5,7 @@
 
 mod command;
 mod follow;
+mod image;
 mod plan;
 mod summary;
 mod target;
@@ -15,7 +16,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs as logs;
+use aws_sdk_ecr as ecr;
 use aws_sdk_ecs as ecs;
+use swa_ecs::ImageRef;
 use swa_gha::{ActionError, Gha};
 
 pub use command::{DEFAULT_COMMAND, display as display_command, parse_command, plan_command};
@@ -70,10 +73,15 @@ pub struct Args {
     /// With the guard: run destructive operations anyway (they are listed as warnings).
     #[arg(long, action = clap::ArgAction::Set, value_parser = swa_gha::parse_bool, default_value = "false")]
     pub allow_destructive: bool,
+    /// The image to migrate with (`repo:tag` or `repo@sha256:…`): a revision of the task
+    /// definition running it, pinned to its ECR digest, is registered first.
+    #[arg(long)]
+    pub image: Option<String>,
 }
 
 /// Every output the action writes, in the order it writes them.
 pub const OUTPUTS: &[&str] = &[
+    "task-definition-arn",
     "task-arn",
     "log-group",
     "log-stream",
@@ -86,6 +94,7 @@ pub const OUTPUTS: &[&str] = &[
 pub struct Clients {
     pub ecs: ecs::Client,
     pub logs: logs::Client,
+    pub ecr: ecr::Client,
 }
 
 /// Resolves when the job is cancelled, with the signal's name.
@@ -97,6 +106,7 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
     let clients = Clients {
         ecs: aws.ecs(),
         logs: aws.logs(),
+        ecr: aws.ecr(),
     };
     execute(
         &args,
@@ -129,6 +139,7 @@ fn listen_for_cancel() -> Cancel {
 pub struct Checked {
     command: Vec<String>,
     network: NetworkInputs,
+    image: Option<ImageRef>,
 }
 
 impl Checked {
@@ -177,7 +188,18 @@ impl Checked {
                 .map(target::parse_assign_public_ip)
                 .transpose()?,
         };
-        Ok(Checked { command, network })
+        let image = args
+            .image
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(ImageRef::parse)
+            .transpose()
+            .map_err(|e| ActionError::input("image", e))?;
+        Ok(Checked {
+            command,
+            network,
+            image,
+        })
     }
 }
 
@@ -193,7 +215,7 @@ pub async fn execute(
     if args.allow_destructive && !args.destructive_guard {
         gha.warning("`allow-destructive` has no effect without `destructive-guard: true`");
     }
-    let target = target::resolve(
+    let mut target = target::resolve(
         &clients.ecs,
         &args.cluster,
         args.task_definition.as_deref(),
@@ -202,6 +224,9 @@ pub async fn execute(
         &checked.network,
     )
     .await?;
+    if let Some(image) = &checked.image {
+        image::apply(gha, clients, &mut target, image).await?;
+    }
     gha.info(format!(
         "Task definition {} in cluster {}, container `{}`{}",
         target.definition_name,
@@ -242,6 +267,7 @@ pub async fn execute(
     }
 
     let started = watch::start(&ctx, &checked.command).await?;
+    gha.set_output("task-definition-arn", &target.definition_arn)?;
     gha.set_output("task-arn", &started.task_arn)?;
     let (group, stream) = started
         .location

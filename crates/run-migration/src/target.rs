@@ -58,6 +58,8 @@ pub struct Target {
     pub cluster: String,
     pub definition: TaskDefinition,
     pub definition_arn: String,
+    /// The task definition's tags, carried onto a revision registered with a new image.
+    pub tags: Vec<ecs::types::Tag>,
     /// `family:revision`
     pub definition_name: String,
     pub container: String,
@@ -102,9 +104,10 @@ pub async fn resolve(
             ));
         }
     };
-    let definition = client
+    let described = client
         .describe_task_definition()
         .task_definition(&reference)
+        .include(ecs::types::TaskDefinitionField::Tags)
         .send()
         .await
         .map_err(|e| {
@@ -122,13 +125,13 @@ pub async fn resolve(
             } else {
                 ActionError::failed(format!("DescribeTaskDefinition {reference}: {text}"))
             }
-        })?
-        .task_definition
-        .ok_or_else(|| {
-            ActionError::failed(format!(
-                "DescribeTaskDefinition {reference} returned no task definition"
-            ))
         })?;
+    let tags = described.tags.unwrap_or_default();
+    let definition = described.task_definition.ok_or_else(|| {
+        ActionError::failed(format!(
+            "DescribeTaskDefinition {reference} returned no task definition"
+        ))
+    })?;
     let definition_arn = definition
         .task_definition_arn()
         .unwrap_or(&reference)
@@ -202,6 +205,7 @@ pub async fn resolve(
         cluster: cluster.to_string(),
         definition,
         definition_arn,
+        tags,
         definition_name,
         container,
         launch_type,

@@ -68,6 +68,23 @@ fn logs_client(rules: &[&Rule]) -> logs::Client {
     )
 }
 
+fn ecr_client(rules: &[&Rule]) -> ecr::Client {
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    ecr::Client::from_conf(
+        ecr::Config::builder()
+            .behavior_version(ecr::config::BehaviorVersion::latest())
+            .region(ecr::config::Region::from_static("us-east-1"))
+            .credentials_provider(ecr::config::Credentials::new("a", "b", None, None, "test"))
+            .retry_config(no_retries())
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build(),
+    )
+}
+
 fn definition() -> TaskDefinition {
     TaskDefinition::builder()
         .task_definition_arn(DEF_ARN)
@@ -225,6 +242,16 @@ const NETWORK: &[(&str, &str)] = &[
 ];
 
 async fn go(args: Args, ecs: ecs::Client, logs: logs::Client, cancel: Cancel) -> Outcome {
+    go_ecr(args, ecs, logs, ecr_client(&[]), cancel).await
+}
+
+async fn go_ecr(
+    args: Args,
+    ecs: ecs::Client,
+    logs: logs::Client,
+    ecr: ecr::Client,
+    cancel: Cancel,
+) -> Outcome {
     let dir = tempfile::tempdir().expect("tempdir");
     let outputs = dir.path().join("outputs");
     let summary = dir.path().join("summary");
@@ -239,7 +266,7 @@ async fn go(args: Args, ecs: ecs::Client, logs: logs::Client, cancel: Cancel) ->
                 &args,
                 checked,
                 &gha,
-                &Clients { ecs, logs },
+                &Clients { ecs, logs, ecr },
                 timing(),
                 cancel,
             )
@@ -360,14 +387,15 @@ async fn a_successful_migration_streams_every_line_once_and_writes_the_outputs()
     let outputs = outputs(&out.outputs);
     let names: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, OUTPUTS);
-    assert_eq!(outputs[0].1, TASK_ARN);
-    assert_eq!(outputs[1].1, "/ecs/startupwebapp-migrations");
+    assert_eq!(outputs[0].1, DEF_ARN);
+    assert_eq!(outputs[1].1, TASK_ARN);
+    assert_eq!(outputs[2].1, "/ecs/startupwebapp-migrations");
     assert_eq!(
-        outputs[2].1,
+        outputs[3].1,
         "ecs/migration/5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b"
     );
-    assert_eq!(outputs[3].1, "0");
-    assert!(outputs[4].1.parse::<u64>().is_ok(), "{}", outputs[4].1);
+    assert_eq!(outputs[4].1, "0");
+    assert!(outputs[5].1.parse::<u64>().is_ok(), "{}", outputs[5].1);
     assert!(
         out.summary.starts_with("### ✅ Migration succeeded"),
         "{}",
@@ -417,7 +445,7 @@ async fn a_failed_migration_exits_1_with_the_traceback() {
     );
     assert!(out.log.contains("Traceback (most recent call last):"));
     let outputs = outputs(&out.outputs);
-    assert_eq!(outputs[3], ("exit-code".to_string(), "1".to_string()));
+    assert_eq!(outputs[4], ("exit-code".to_string(), "1".to_string()));
     assert!(
         out.summary.starts_with("### ❌ Migration failed"),
         "{}",
@@ -462,7 +490,7 @@ async fn a_container_that_never_started_fails_with_the_stop_code_and_reasons() {
         "{text}"
     );
     assert_eq!(
-        outputs(&out.outputs)[3],
+        outputs(&out.outputs)[4],
         ("exit-code".to_string(), String::new())
     );
 }
@@ -895,4 +923,240 @@ async fn bad_input_exits_2_before_any_task_starts() {
     );
 
     assert!(runs.lock().expect("lock").is_empty());
+}
+
+mod image_input {
+    use super::*;
+    use ecr::operation::describe_images::{DescribeImagesError, DescribeImagesOutput};
+    use ecr::types::ImageDetail;
+    use ecs::operation::register_task_definition::{
+        RegisterTaskDefinitionInput, RegisterTaskDefinitionOutput,
+    };
+
+    const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp";
+    const DIGEST: &str = "sha256:4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f";
+    const NEW_ARN: &str =
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-migration-task:4";
+
+    fn images() -> Rule {
+        mock!(ecr::Client::describe_images)
+            .match_requests(|r| {
+                r.repository_name() == Some("startupwebapp")
+                    && r.registry_id() == Some("123456789012")
+                    && r.image_ids().first().and_then(|i| i.image_tag()) == Some("release-4")
+            })
+            .then_output(|| {
+                DescribeImagesOutput::builder()
+                    .image_details(ImageDetail::builder().image_digest(DIGEST).build())
+                    .build()
+            })
+    }
+
+    fn no_image() -> Rule {
+        mock!(ecr::Client::describe_images).then_error(|| {
+            DescribeImagesError::ImageNotFoundException(
+                ecr::types::error::ImageNotFoundException::builder()
+                    .message("Requested image not found")
+                    .build(),
+            )
+        })
+    }
+
+    /// The migration revision, its container running `image`.
+    fn described_with(image: &str) -> Rule {
+        let image = image.to_string();
+        mock!(ecs::Client::describe_task_definition).then_output(move || {
+            let mut def = definition();
+            def.container_definitions = Some(
+                def.container_definitions()
+                    .iter()
+                    .map(|c| {
+                        let mut c = c.clone();
+                        c.image = Some(image.clone());
+                        c
+                    })
+                    .collect(),
+            );
+            DescribeTaskDefinitionOutput::builder()
+                .task_definition(def)
+                .tags(
+                    ecs::types::Tag::builder()
+                        .key("app")
+                        .value("startupwebapp")
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    fn register(recorded: &Recorded<RegisterTaskDefinitionInput>) -> Rule {
+        let recorded = recorded.clone();
+        mock!(ecs::Client::register_task_definition).then_compute_output(move |input| {
+            recorded.lock().expect("lock").push(input.clone());
+            RegisterTaskDefinitionOutput::builder()
+                .task_definition(
+                    TaskDefinition::builder()
+                        .task_definition_arn(NEW_ARN)
+                        .family(input.family().unwrap_or_default())
+                        .revision(4)
+                        .network_mode(NetworkMode::Awsvpc)
+                        .set_container_definitions(input.container_definitions.clone())
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    fn with_image(image: &str) -> Args {
+        let mut inputs = NETWORK.to_vec();
+        inputs.push(("image", image));
+        args(&inputs)
+    }
+
+    fn succeeded() -> Rule {
+        lifecycle(stopped(
+            Some(0),
+            TaskStopCode::EssentialContainerExited,
+            "Essential container in task exited",
+            None,
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_tag_is_pinned_and_registered_and_the_new_revision_runs() {
+        let runs = Recorded::default();
+        let registers = Recorded::default();
+        let reads = Recorded::default();
+        let out = go_ecr(
+            with_image(&format!("{REPO}:release-4")),
+            ecs_client(&[
+                &described_with(&format!("{REPO}:release-3")),
+                &register(&registers),
+                &run_task_ok(&runs),
+                &succeeded(),
+            ]),
+            logs_client(&[&log_stream(MIGRATE_LOG, &reads)]),
+            ecr_client(&[&images()]),
+            never(),
+        )
+        .await;
+        assert!(out.result.is_ok(), "{:?}\n{}", out.result, out.log);
+
+        let registers = registers.lock().expect("lock");
+        assert_eq!(registers.len(), 1);
+        let r = &registers[0];
+        assert_eq!(r.family(), Some("startupwebapp-migration-task"));
+        assert_eq!(
+            r.container_definitions()[0].image(),
+            Some(format!("{REPO}@{DIGEST}").as_str())
+        );
+        assert_eq!(r.container_definitions()[0].name(), Some("migration"));
+        assert_eq!(r.tags().len(), 1, "tags are carried over");
+        assert_eq!(r.network_mode(), Some(&NetworkMode::Awsvpc));
+
+        let runs = runs.lock().expect("lock");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].task_definition(), Some(NEW_ARN));
+
+        assert!(
+            out.log.contains(&format!("{REPO}:release-4 is {DIGEST}")),
+            "{}",
+            out.log
+        );
+        assert!(
+            out.log.contains(
+                "Registered startupwebapp-migration-task:4 from startupwebapp-migration-task:3"
+            ),
+            "{}",
+            out.log
+        );
+        let outputs = outputs(&out.outputs);
+        assert_eq!(
+            outputs[0],
+            ("task-definition-arn".to_string(), NEW_ARN.to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn the_image_already_registered_registers_nothing() {
+        let runs = Recorded::default();
+        let registers = Recorded::default();
+        let reads = Recorded::default();
+        let out = go_ecr(
+            with_image(&format!("{REPO}:release-4")),
+            ecs_client(&[
+                &described_with(&format!("{REPO}@{DIGEST}")),
+                &register(&registers),
+                &run_task_ok(&runs),
+                &succeeded(),
+            ]),
+            logs_client(&[&log_stream(MIGRATE_LOG, &reads)]),
+            ecr_client(&[&images()]),
+            never(),
+        )
+        .await;
+        assert!(out.result.is_ok(), "{:?}\n{}", out.result, out.log);
+        assert!(registers.lock().expect("lock").is_empty());
+        assert!(out.log.contains("nothing to register"), "{}", out.log);
+        let runs = runs.lock().expect("lock");
+        assert_eq!(runs[0].task_definition(), Some(DEF_ARN));
+        assert_eq!(
+            outputs(&out.outputs)[0],
+            ("task-definition-arn".to_string(), DEF_ARN.to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_tag_exits_2_and_changes_nothing() {
+        let runs = Recorded::default();
+        let registers = Recorded::default();
+        let out = go_ecr(
+            with_image(&format!("{REPO}:never-pushed")),
+            ecs_client(&[
+                &described_with(&format!("{REPO}:release-3")),
+                &register(&registers),
+                &run_task_ok(&runs),
+            ]),
+            logs_client(&[]),
+            ecr_client(&[&no_image()]),
+            never(),
+        )
+        .await;
+        let e = out.result.expect_err("missing tag");
+        assert_eq!(e.kind(), ExitKind::BadInput);
+        assert!(
+            e.to_string().starts_with(&format!(
+                "input `image` `{REPO}:never-pushed` is not in ECR repository `startupwebapp`"
+            )),
+            "{e}"
+        );
+        assert!(registers.lock().expect("lock").is_empty());
+        assert!(runs.lock().expect("lock").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_malformed_image_exits_2_before_any_call() {
+        let runs = Recorded::default();
+        let registers = Recorded::default();
+        for (image, expected) in [
+            (REPO.to_string(), "names no tag or digest"),
+            (format!("{REPO}:rel/4"), "has the repository part"),
+            (format!("{REPO}@sha256:abc"), "64 hex digits"),
+        ] {
+            let out = go_ecr(
+                with_image(&image),
+                ecs_client(&[&register(&registers), &run_task_ok(&runs)]),
+                logs_client(&[]),
+                ecr_client(&[]),
+                never(),
+            )
+            .await;
+            let e = out.result.expect_err("malformed");
+            assert_eq!(e.kind(), ExitKind::BadInput);
+            assert!(e.to_string().starts_with("input `image`"), "{e}");
+            assert!(e.to_string().contains(expected), "{e}");
+        }
+        assert!(registers.lock().expect("lock").is_empty());
+        assert!(runs.lock().expect("lock").is_empty());
+    }
 }
