@@ -3,13 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use swa_sandbox::{Call, Options, Sandbox};
+use swa_testing::{RunningStep, Step, StepRun};
 
 const BIN: &str = env!("CARGO_BIN_EXE_run-migration");
 const CLUSTER: &str = "startupwebapp-cluster";
@@ -25,132 +22,29 @@ fn sandbox(scenario: &str) -> Sandbox {
     .unwrap()
 }
 
-struct Run {
-    code: i32,
-    log: String,
-    outputs: Vec<(String, String)>,
-    summary: String,
+/// The step as a workflow runs it, with the sandbox's environment.
+fn spawn(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> RunningStep {
+    Step::new(BIN).inputs(inputs).envs(sandbox.env()).spawn()
 }
 
-struct Step {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-    _dir: tempfile::TempDir,
-    outputs: PathBuf,
-    summary: PathBuf,
+/// Waits up to 180 s for the step's end; `log` is its stdout, its stderr is shown with the
+/// test's own.
+#[allow(clippy::print_stderr)]
+fn finish(step: RunningStep) -> StepRun {
+    let run = step.finish(Duration::from_secs(180));
+    eprint!("{}", run.stderr);
+    run
 }
 
-fn spawn(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> Step {
-    let dir = tempfile::tempdir().unwrap();
-    let outputs = dir.path().join("github_output");
-    let summary = dir.path().join("step_summary");
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .envs(sandbox.env())
-        .env("GITHUB_OUTPUT", &outputs)
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (name, value) in inputs {
-        cmd.env(format!("INPUT_{}", name.to_uppercase()), value);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Step {
-        child,
-        lines: rx,
-        log: Vec::new(),
-        _dir: dir,
-        outputs,
-        summary,
-    }
+fn run(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> StepRun {
+    finish(spawn(sandbox, inputs))
 }
 
-impl Step {
-    /// Reads the log until a line contains `text`.
-    fn wait_for(&mut self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            match self.lines.recv_timeout(Duration::from_millis(200)) {
-                Ok(line) => {
-                    let found = line.contains(text);
-                    self.log.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        panic!("`{text}` never appeared in:\n{}", self.log.join("\n"));
-    }
-
-    fn finish(mut self) -> Run {
-        let deadline = Instant::now() + Duration::from_secs(180);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("run-migration did not finish:\n{}", self.log.join("\n"));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        // The reader thread ends at EOF.
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
-            self.log.push(line);
-        }
-        Run {
-            code: status.code().unwrap_or(-1),
-            log: self.log.join("\n") + "\n",
-            outputs: parse_outputs(&std::fs::read_to_string(&self.outputs).unwrap_or_default()),
-            summary: std::fs::read_to_string(&self.summary).unwrap_or_default(),
-        }
-    }
+trait FirstError {
+    fn error(&self) -> &str;
 }
 
-fn run(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> Run {
-    spawn(sandbox, inputs).finish()
-}
-
-fn parse_outputs(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(head) = lines.next() {
-        let (name, delim) = head.split_once("<<").unwrap();
-        let mut value = Vec::new();
-        for line in lines.by_ref() {
-            if line == delim {
-                break;
-            }
-            value.push(line);
-        }
-        out.push((name.to_string(), value.join("\n")));
-    }
-    out
-}
-
-impl Run {
-    fn output(&self, name: &str) -> &str {
-        self.outputs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_else(|| panic!("no output {name} in {:?}", self.outputs))
-    }
-
+impl FirstError for StepRun {
     fn error(&self) -> &str {
         self.log
             .lines()
@@ -232,7 +126,7 @@ fn a_migration_that_succeeds_streams_its_log_and_exits_0() {
         .collect();
     assert_eq!(mutating, ["RunTask"]);
 
-    let names: Vec<&str> = r.outputs.iter().map(|(n, _)| n.as_str()).collect();
+    let names = r.output_names();
     assert_eq!(names, run_migration::OUTPUTS);
     let task = r.output("task-arn");
     assert!(
@@ -454,16 +348,9 @@ fn a_cancelled_job_stops_the_task() {
     let mut inputs = WITH_SERVICE.to_vec();
     inputs.push(("command", "gunicorn StartupWebApp.wsgi"));
     let mut step = spawn(&sb, &inputs);
-    step.wait_for("[INFO] Starting gunicorn");
-    let pid = step.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let r = step.finish();
+    step.wait_for("[INFO] Starting gunicorn", Duration::from_secs(120));
+    step.terminate();
+    let r = finish(step);
     assert_eq!(r.code, 1, "{}", r.log);
     assert!(
         r.error().contains("the job was cancelled (SIGTERM)"),
@@ -612,3 +499,4 @@ fn server_errors_are_retried_without_losing_or_repeating_lines() {
         "one task, however often RunTask was retried"
     );
 }
+mod image;
