@@ -2,9 +2,8 @@
 //! definition whose image is the deployed release pinned to its ECR digest; a tag that is not in
 //! ECR exits 2 before anything changes.
 
-use std::process::Command;
-
 use swa_sandbox::{Call, Options, Sandbox};
+use swa_testing::Step;
 
 const BIN: &str = env!("CARGO_BIN_EXE_run-migration");
 const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp";
@@ -28,23 +27,17 @@ fn run_with_image(scenario: &str, image: &str) -> Ran {
         port: 0,
     })
     .expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let outputs = dir.path().join("github_output");
-    let out = Command::new(BIN)
-        .env_clear()
+    let run = Step::new(BIN)
+        .input("cluster", "startupwebapp-cluster")
+        .input("service", "startupwebapp-service")
+        .input("task-definition", "startupwebapp-migration-task")
+        .input("image", image)
         .envs(sandbox.env())
-        .env("GITHUB_OUTPUT", &outputs)
-        .env("GITHUB_STEP_SUMMARY", dir.path().join("step_summary"))
-        .env("INPUT_CLUSTER", "startupwebapp-cluster")
-        .env("INPUT_SERVICE", "startupwebapp-service")
-        .env("INPUT_TASK-DEFINITION", "startupwebapp-migration-task")
-        .env("INPUT_IMAGE", image)
-        .output()
-        .expect("run-migration runs");
+        .run();
     Ran {
-        code: out.status.code().unwrap_or(-1),
-        log: String::from_utf8_lossy(&out.stdout).into_owned(),
-        outputs: std::fs::read_to_string(&outputs).unwrap_or_default(),
+        code: run.code,
+        log: run.log,
+        outputs: run.outputs_raw,
         calls: sandbox.calls(),
     }
 }
