@@ -13,56 +13,18 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use swa_sandbox::{Options, Sandbox};
 
+#[path = "../tests/it/rollout.rs"]
+mod rollout;
+
+use rollout::start_rollout;
+
 const BIN: &str = env!("CARGO_BIN_EXE_wait-healthy");
-const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp";
 
 fn now_ms() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis()
-}
-
-fn start_rollout(sandbox: &Sandbox) -> String {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let env = swa_gha::Env::from_pairs(sandbox.env());
-        let ecs = swa_aws::Aws::load(&env).await.ecs();
-        let current = ecs
-            .describe_task_definition()
-            .task_definition("startupwebapp-service-task:3")
-            .send()
-            .await
-            .unwrap();
-        let mut registration =
-            swa_ecs::Registration::from_described(current.task_definition().unwrap(), &[]);
-        registration.set_image("startupwebapp", &format!("{REPO}:release-4"));
-        let registered = registration.request(&ecs).send().await.unwrap();
-        let arn = registered
-            .task_definition()
-            .unwrap()
-            .task_definition_arn()
-            .unwrap()
-            .to_string();
-        let updated = ecs
-            .update_service()
-            .cluster("startupwebapp-cluster")
-            .service("startupwebapp-service")
-            .task_definition(arn)
-            .send()
-            .await
-            .unwrap();
-        updated
-            .service()
-            .unwrap()
-            .deployments()
-            .iter()
-            .find(|d| d.status() == Some("PRIMARY"))
-            .unwrap()
-            .id()
-            .unwrap()
-            .to_string()
-    })
 }
 
 struct Sample {
