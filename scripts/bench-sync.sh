@@ -4,6 +4,10 @@
 #
 #   scripts/bench-sync.sh            # FILES=2000 RUNS=1
 #   FILES=500 RUNS=3 scripts/bench-sync.sh
+#   SERVER=sandbox scripts/bench-sync.sh   # swa-sandbox's S3 instead of moto
+#
+# moto serves one request at a time in Python, so on moto the server bounds both tools; the
+# sandbox's S3 (Rust) spends well under a millisecond a request, so there the clients differ.
 #
 # For each tool it prints the wall time of: the first upload; a re-run with nothing changed
 # (same folder); and a re-run from a fresh checkout (the same content copied to a new folder,
@@ -28,6 +32,7 @@ if [ ! -x "$bin" ] || [ -n "${REBUILD:-}" ]; then
   cargo build --release -p sync-frontend >&2
 fi
 
+server=${SERVER:-moto}
 work=$(mktemp -d)
 moto_pid=""
 cleanup() {
@@ -36,14 +41,36 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-endpoint="http://127.0.0.1:$port"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >/dev/null 2>"$work/moto.log" &
-moto_pid=$!
-for _ in $(seq 1 300); do
-  if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then break; fi
-  sleep 0.2
-done
+case "$server" in
+  moto)
+    port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    endpoint="http://127.0.0.1:$port"
+    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >/dev/null 2>"$work/moto.log" &
+    moto_pid=$!
+    for _ in $(seq 1 300); do
+      if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then break; fi
+      sleep 0.2
+    done
+    server_version="moto $("$venv/bin/python" -c 'import moto; print(moto.__version__)')"
+    ;;
+  sandbox)
+    sandbox_bin="${CARGO_TARGET_DIR:-$root/target}/debug/swa-sandbox"
+    if [ ! -x "$sandbox_bin" ] || [ -n "${REBUILD:-}" ]; then
+      echo "building swa-sandbox..." >&2
+      cargo build -p swa-sandbox >&2
+    fi
+    "$sandbox_bin" serve --port 0 >"$work/sandbox.env" 2>"$work/sandbox.log" &
+    moto_pid=$!
+    for _ in $(seq 1 300); do
+      grep -q '^export AWS_ENDPOINT_URL=' "$work/sandbox.env" 2>/dev/null && break
+      sleep 0.1
+    done
+    endpoint=$(sed -n 's/^export AWS_ENDPOINT_URL=//p' "$work/sandbox.env")
+    [ -n "$endpoint" ] || { cat "$work/sandbox.log" >&2; exit 1; }
+    server_version="swa-sandbox (debug build)"
+    ;;
+  *) echo "SERVER must be moto or sandbox" >&2; exit 2 ;;
+esac
 
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
@@ -67,7 +94,18 @@ bytes=$(find "$site" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-puts() { grep -c '"PUT /'"$1"'/' "$work/moto.log" || true; }
+puts() { # PutObject requests the server received for bucket $1
+  if [ "$server" = moto ]; then
+    grep -c '"PUT /'"$1"'/' "$work/moto.log" || true
+  else
+    "$venv/bin/python" -c '
+import json, sys, urllib.request
+calls = json.load(urllib.request.urlopen(sys.argv[1] + "/_sandbox/calls"))
+calls = calls.get("calls", calls) if isinstance(calls, dict) else calls
+print(sum(1 for c in calls if c.get("operation") == "PutObject" and c.get("request", {}).get("bucket") == sys.argv[2]))
+' "$endpoint" "$1"
+  fi
+}
 ticks=$(getconf CLK_TCK)
 server_cpu() { awk -v t="$ticks" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$moto_pid/stat"; }
 
@@ -90,8 +128,8 @@ run_aws() { # bucket source -> prints "seconds uploaded"
   echo "$(elapsed "$start" "$end") $(grep -c '^upload:' "$work/aws.log" || true)"
 }
 
-printf 'sync-frontend vs aws s3 sync (%s) on moto %s\n' "$("$venv/bin/aws" --version 2>&1 | cut -d' ' -f1)" \
-  "$("$venv/bin/python" -c 'import moto; print(moto.__version__)')"
+printf 'sync-frontend vs aws s3 sync (%s) on %s\n' "$("$venv/bin/aws" --version 2>&1 | cut -d' ' -f1)" \
+  "$server_version"
 printf '%d files, %d bytes; %d run(s); %d cores\n\n' "$files" "$bytes" "$runs" "$(nproc)"
 printf '%-14s %-4s %-26s %9s %9s %12s %14s\n' tool run phase seconds uploaded "server PUTs" "server CPU s"
 
