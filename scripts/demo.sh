@@ -84,7 +84,8 @@ image="123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-4"
 
 step "Migrate the database" run-migration \
   cluster=startupwebapp-cluster service=startupwebapp-service \
-  task-definition=startupwebapp-migration-task timeout=10m
+  task-definition=startupwebapp-migration-task image="$image" \
+  destructive-guard=true timeout=10m
 [ $rc -eq 0 ] || failed="migrate"
 
 if [ -z "$failed" ]; then
