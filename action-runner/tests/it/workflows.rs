@@ -214,7 +214,7 @@ fn the_production_deploy_fits_20_minutes_and_rolls_back() {
         "deploy-frontend",
     ] {
         assert!(
-            jobs.contains_key(&Value::from(job)),
+            jobs.contains_key(Value::from(job)),
             "deploy-production has no `{job}` job"
         );
     }
