@@ -28,8 +28,20 @@ if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; 
   $sudo apt-get install -y -qq docker.io >/dev/null
 fi
 
+# A dockerd that is running, not one that was killed and awaits reaping (a zombie still
+# matches pgrep, and its pid still "exists" for dockerd's own pid-file check).
+live_dockerd() {
+  local pid
+  for pid in $(pgrep -x dockerd 2>/dev/null); do
+    [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != Z ] && return 0
+  done
+  return 1
+}
+
 if ! answering; then
-  if ! pgrep -x dockerd >/dev/null 2>&1; then
+  if ! live_dockerd; then
+    # An engine that was killed leaves its pid files behind, and a new one refuses to start.
+    $sudo rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
     echo "docker.sh: starting dockerd (log: $log)" >&2
     # setsid: the engine outlives this script and the shell that ran it.
     $sudo setsid dockerd >"$log" 2>&1 </dev/null &
