@@ -32,7 +32,7 @@ where
         SdkError::DispatchFailure(e) => {
             let mut text = "the request could not be sent".to_string();
             if let Some(cause) = std::error::Error::source(error) {
-                text.push_str(&format!(": {}", chain(cause)));
+                text.push_str(&format!(": {}", swa_gha::cause_chain(cause)));
             } else if e.is_io() {
                 text.push_str(": connection error");
             }
@@ -41,32 +41,18 @@ where
         SdkError::ResponseError(_) => {
             let mut text = "the response could not be read".to_string();
             if let Some(cause) = std::error::Error::source(error) {
-                text.push_str(&format!(": {}", chain(cause)));
+                text.push_str(&format!(": {}", swa_gha::cause_chain(cause)));
             }
             text
         }
         other => {
             let mut text = other.to_string();
             if let Some(cause) = std::error::Error::source(other) {
-                text.push_str(&format!(": {}", chain(cause)));
+                text.push_str(&format!(": {}", swa_gha::cause_chain(cause)));
             }
             text
         }
     }
-}
-
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut next = error.source();
-    while let Some(cause) = next {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        next = cause.source();
-    }
-    text
 }
 
 /// Throttling, as the services name it; the SDK retries these itself, and a poller that sees

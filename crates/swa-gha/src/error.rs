@@ -91,18 +91,24 @@ impl ActionError {
     /// The whole cause chain on one line, `outer: inner: root`, without repeating a cause whose
     /// text its parent already shows.
     pub fn chain(&self) -> String {
-        let mut text = self.source.to_string();
-        let mut next = self.source.source();
-        while let Some(cause) = next {
-            let line = cause.to_string();
-            if !text.contains(&line) {
-                text.push_str(": ");
-                text.push_str(&line);
-            }
-            next = cause.source();
-        }
-        text
+        cause_chain(self.source.as_ref())
     }
+}
+
+/// An error and its causes on one line, `outer: inner: root`, without repeating a cause whose
+/// text an outer error already shows.
+pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 impl fmt::Debug for ActionError {
