@@ -110,7 +110,8 @@ stop_sandbox() {
 
 # relay HOST PORT: forwards HOST:PORT to 127.0.0.1:PORT until killed.
 relay() {
-  python3 -c '
+  # exec: the background job is the relay itself, so stopping it stops the relay.
+  exec python3 -c '
 import asyncio, sys
 host, port = sys.argv[1], int(sys.argv[2])
 async def pipe(reader, writer):
