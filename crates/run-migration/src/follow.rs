@@ -135,33 +135,29 @@ impl Follower {
 /// The action's own commands (warnings, the end of the group) resume them first.
 pub struct Printer {
     gha: Gha,
-    token: String,
-    paused: bool,
+    paused: Option<String>,
 }
 
 impl Printer {
     pub fn new(gha: &Gha) -> Printer {
         Printer {
             gha: gha.clone(),
-            token: format!("swa-{}", uuid::Uuid::new_v4().simple()),
-            paused: false,
+            paused: None,
         }
     }
 
     /// One line from the container.
     pub fn line(&mut self, text: &str) {
-        if !self.paused {
-            self.gha.info(format!("::stop-commands::{}", self.token));
-            self.paused = true;
+        if self.paused.is_none() {
+            self.paused = Some(self.gha.pause_commands());
         }
         self.gha.info(text);
     }
 
     /// Turns workflow commands back on.
     pub fn resume(&mut self) {
-        if self.paused {
-            self.gha.info(format!("::{}::", self.token));
-            self.paused = false;
+        if let Some(token) = self.paused.take() {
+            self.gha.resume_commands(&token);
         }
     }
 
@@ -351,7 +347,7 @@ pub(crate) mod tests {
             .strip_prefix("::stop-commands::")
             .expect("stop first");
         assert!(token.len() > 20);
-        assert_eq!(lines[1], "::add-mask::not-a-secret");
+        assert_eq!(lines[1], ":\u{200B}:add-mask::not-a-secret");
         assert_eq!(lines[3], format!("::{token}::"));
         assert_eq!(lines[4], "::warning::after");
     }

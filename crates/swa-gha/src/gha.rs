@@ -4,6 +4,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::text::neutralise;
+
 /// The environment an action sees, injected rather than read from `std::env` here and there.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -144,11 +146,35 @@ impl Gha {
         let _ = log.flush();
     }
 
-    /// One or more lines into the job log.
+    /// One or more lines into the job log. This is the one way plain text reaches the log, so
+    /// every line is masked and made unable to act as a workflow command ([`neutralise`]):
+    /// foreign text formatted into a message is shown, never obeyed. Format foreign values with
+    /// [`crate::Foreign`] so they stay on their line.
     pub fn info(&self, message: impl AsRef<str>) {
-        let mut text = self.mask(message.as_ref());
+        let mut text = neutralise(&self.mask(message.as_ref()));
         text.push('\n');
         self.write_raw(&text);
+    }
+
+    /// A block of foreign lines (a log tail, an HTTP body) inside a `::stop-commands::` pause,
+    /// so the runner obeys nothing in it even where a line escaped [`neutralise`]; each line is
+    /// also masked and neutralised.
+    pub fn foreign_block(&self, text: &str) {
+        let token = self.pause_commands();
+        self.info(text.trim_end_matches(['\n', '\r']));
+        self.resume_commands(&token);
+    }
+
+    /// Stops the runner from processing workflow commands until [`Gha::resume_commands`] with the
+    /// returned token, for a stream of foreign lines printed over time.
+    pub fn pause_commands(&self) -> String {
+        let token = format!("swa-{}", uuid::Uuid::new_v4().simple());
+        self.write_raw(&format!("::stop-commands::{token}\n"));
+        token
+    }
+
+    pub fn resume_commands(&self, token: &str) {
+        self.write_raw(&format!("::{token}::\n"));
     }
 
     pub fn debug(&self, message: impl AsRef<str>) {
@@ -174,16 +200,19 @@ impl Gha {
             line.push(if i == 0 { ' ' } else { ',' });
             line.push_str(key);
             line.push('=');
-            line.push_str(&escape_property(&self.mask(value)));
+            line.push_str(&escape_property(&break_legacy(&self.mask(value))));
         }
         line.push_str("::");
-        line.push_str(&escape_data(&self.mask(message)));
+        line.push_str(&escape_data(&break_legacy(&self.mask(message))));
         line.push('\n');
         self.write_raw(&line);
     }
 
     pub fn group_start(&self, title: &str) {
-        self.write_raw(&format!("::group::{}\n", escape_data(&self.mask(title))));
+        self.write_raw(&format!(
+            "::group::{}\n",
+            escape_data(&break_legacy(&self.mask(title)))
+        ));
     }
 
     pub fn group_end(&self) {
@@ -227,6 +256,12 @@ impl Gha {
 fn append(path: PathBuf, text: &str) -> io::Result<()> {
     let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
     file.write_all(text.as_bytes())
+}
+
+/// A command's message or property with foreign text in it: `##[` is made inert (the message
+/// cannot start a line, since [`escape_data`] turns line breaks into `%0A`).
+fn break_legacy(text: &str) -> String {
+    text.replace("##[", "##\u{200B}[")
 }
 
 /// Escapes a workflow command's message, as the runner reads it back.
@@ -301,6 +336,39 @@ mod tests {
         assert_eq!(
             log.text(),
             "::error title=a%3A b%2C c::100%25 done%0Anext line%0D\n::group::Logs\n::endgroup::\n"
+        );
+    }
+
+    #[test]
+    fn plain_text_never_acts_as_a_workflow_command() {
+        let (gha, log) = Gha::capture(Env::default());
+        gha.info("event: ok\n::add-mask::x\n  ::stop-commands::t");
+        gha.info("reason ##[set-output name=result]healthy");
+        gha.warning("stopped: ##[error]boom\n::endgroup::");
+        assert_eq!(
+            log.text(),
+            "event: ok\n:\u{200B}:add-mask::x\n  :\u{200B}:stop-commands::t\n\
+             reason ##\u{200B}[set-output name=result]healthy\n\
+             ::warning::stopped: ##\u{200B}[error]boom%0A::endgroup::\n"
+        );
+    }
+
+    #[test]
+    fn foreign_blocks_pause_commands() {
+        let (gha, log) = Gha::capture(Env::default());
+        gha.add_mask("s3cr3t");
+        gha.foreign_block("line s3cr3t\n::error::x\n");
+        let text = log.text();
+        let lines: Vec<&str> = text.lines().collect();
+        let token = lines[1].strip_prefix("::stop-commands::").expect("paused");
+        assert!(token.len() > 30, "{token}");
+        assert_eq!(
+            lines[2..],
+            [
+                "line ***",
+                ":\u{200B}:error::x",
+                format!("::{token}::").as_str()
+            ]
         );
     }
 

@@ -9,9 +9,12 @@ mod error;
 mod gha;
 mod inputs;
 mod main_fn;
+pub mod md;
+mod text;
 
 pub use duration::{format_duration, parse_duration};
 pub use error::{ActionError, ExitKind, cause_chain};
 pub use gha::{Capture, Env, Gha};
 pub use inputs::{ParseError, input_env_name, parse_args, parse_bool};
 pub use main_fn::{cancelled, run_main, run_main_with_args, run_main_with_gha};
+pub use text::{Foreign, neutralise, neutralise_line};

@@ -180,9 +180,13 @@ impl Files {
 
     fn read(&self, code: Option<i32>, stdout: &[u8], stderr: &[u8]) -> StepRun {
         let outputs_raw = std::fs::read_to_string(&self.output).unwrap_or_default();
+        let log = String::from_utf8_lossy(stdout).into_owned();
+        if let Err(problem) = check_commands(&log) {
+            panic!("{problem}\n--- the step's log ---\n{log}");
+        }
         StepRun {
             code: code.unwrap_or(-1),
-            log: String::from_utf8_lossy(stdout).into_owned(),
+            log,
             stderr: String::from_utf8_lossy(stderr).into_owned(),
             outputs: parse_outputs(&outputs_raw),
             outputs_raw,
@@ -338,6 +342,61 @@ impl StepRun {
     }
 }
 
+/// The workflow commands an action means to give. Anything else the runner would obey in a log
+/// came from text the action did not write (an event, a log line, a body) and is a bug.
+const OWN_COMMANDS: [&str; 8] = [
+    "error",
+    "warning",
+    "notice",
+    "debug",
+    "group",
+    "endgroup",
+    "add-mask",
+    "stop-commands",
+];
+
+/// Reads a job log as the runner does and checks that it obeys only the action's own commands:
+/// a line starting with `::` (after whitespace) names one of [`OWN_COMMANDS`] or ends a pause
+/// started with `::stop-commands::<token>` (a token of at least 20 characters, which foreign
+/// text cannot guess), and the legacy `##[` form appears nowhere. Every step run in tests is
+/// checked this way.
+pub fn check_commands(log: &str) -> Result<(), String> {
+    let mut paused: Option<String> = None;
+    for (n, line) in log.lines().enumerate() {
+        let n = n + 1;
+        if line.contains("##[") {
+            return Err(format!("line {n} holds a legacy `##[` command: {line:?}"));
+        }
+        let trimmed = line.trim_start();
+        if let Some(token) = &paused {
+            if trimmed == format!("::{token}::") {
+                paused = None;
+            }
+            continue;
+        }
+        let Some(rest) = trimmed.strip_prefix("::") else {
+            continue;
+        };
+        let name_end = rest.find([' ', ':']).unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        if !OWN_COMMANDS.contains(&name) {
+            return Err(format!(
+                "line {n} is a workflow command the action did not mean: {line:?}"
+            ));
+        }
+        if name == "stop-commands" {
+            let token = rest.strip_prefix("stop-commands::").unwrap_or_default();
+            if token.len() < 20 {
+                return Err(format!(
+                    "line {n} pauses commands with a guessable token: {line:?}"
+                ));
+            }
+            paused = Some(token.to_string());
+        }
+    }
+    Ok(())
+}
+
 /// Parses the runner's `GITHUB_OUTPUT` file: `name<<DELIMITER`, the value's lines, `DELIMITER`;
 /// and the one-line `name=value` form. A later value of the same name wins.
 pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
@@ -368,6 +427,25 @@ pub fn parse_outputs_in_order(text: &str) -> Vec<(String, String)> {
         }
     }
     outputs
+}
+
+#[cfg(test)]
+mod command_tests {
+    use super::check_commands;
+
+    #[test]
+    fn only_the_actions_own_commands_pass() {
+        let token = "swa-0123456789abcdef0123456789abcdef";
+        let ok = format!(
+            "plain\n::group::Logs\n::stop-commands::{token}\n::add-mask::x\n::{token}::\n::endgroup::\n"
+        );
+        assert_eq!(check_commands(&ok), Ok(()));
+        assert!(check_commands("event\n::set-output name=result::healthy\n").is_err());
+        assert!(check_commands("  ::stop-commands::t\n").is_err());
+        assert!(check_commands("reason ##[set-output name=x]y\n").is_err());
+        assert!(check_commands(&format!("::stop-commands::{token}\n::x::\n")).is_ok());
+        assert!(check_commands(":\u{200B}:add-mask::x ##\u{200B}[error]\n").is_ok());
+    }
 }
 
 #[cfg(test)]
