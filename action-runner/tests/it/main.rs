@@ -3,6 +3,7 @@
 
 mod action_yml;
 mod binary;
+mod printing;
 mod workflows;
 
 use std::path::{Path, PathBuf};

@@ -302,13 +302,15 @@ pub async fn execute(
         ))
         .with_title("Migration failed")),
         End::TimedOut => Err(ActionError::failed(format!(
-            "the migration did not finish within {}; task {id} was stopped{}",
+            "the migration did not finish within {}; {}{}",
             swa_gha::format_duration(args.timeout),
+            watched.stop_phrase(),
             last_lines(&watched)
         ))
         .with_title("Migration timed out")),
         End::Cancelled(signal) => Err(ActionError::failed(format!(
-            "the job was cancelled ({signal}); migration task {id} was stopped"
+            "the job was cancelled ({signal}); migration {}",
+            watched.stop_phrase()
         ))
         .with_title("Migration cancelled")),
     }
@@ -332,13 +334,15 @@ fn guard(
             .with_title("Migration plan failed"));
         }
         End::TimedOut => {
-            return Err(ActionError::failed(
-                "the migration plan task did not finish in time and was stopped; nothing was migrated",
-            ));
+            return Err(ActionError::failed(format!(
+                "the migration plan task did not finish in time; nothing was migrated; plan {}",
+                watched.stop_phrase()
+            )));
         }
         End::Cancelled(signal) => {
             return Err(ActionError::failed(format!(
-                "the job was cancelled ({signal}) during the migration plan; the plan task was stopped and nothing was migrated"
+                "the job was cancelled ({signal}) during the migration plan; nothing was migrated; plan {}",
+                watched.stop_phrase()
             )));
         }
     }

@@ -1,5 +1,7 @@
 //! The step summary: the result, the task, the plan's findings and the tail of the log.
 
+use swa_gha::md;
+
 use crate::plan::{Finding, Plan};
 use crate::target::Target;
 use crate::watch::{End, Watched};
@@ -41,12 +43,15 @@ impl RunReport {
             End::Stopped(s) => (format!("❌ {what} failed"), s.summary(), false),
             End::TimedOut => (
                 format!("⏱️ {what} timed out"),
-                "did not finish in time; the task was stopped".to_string(),
+                format!("did not finish in time; {}", watched.stop_phrase()),
                 false,
             ),
             End::Cancelled(signal) => (
                 format!("🛑 {what} cancelled"),
-                format!("the job was cancelled ({signal}); the task was stopped"),
+                format!(
+                    "the job was cancelled ({signal}); {}",
+                    watched.stop_phrase()
+                ),
                 false,
             ),
         };
@@ -125,7 +130,7 @@ impl Report {
         ));
         if let Some(run) = main {
             md.push_str(&row("Task", &code(&run.task_arn)));
-            md.push_str(&row("Result", &run.result));
+            md.push_str(&row("Result", &md::text(&run.result)));
             md.push_str(&row(
                 "Exit code",
                 &run.exit_code
@@ -159,10 +164,10 @@ impl Report {
                 for f in &plan.findings {
                     md.push_str(&format!(
                         "| {} | {} | {} | {} |\n",
-                        cell(&f.app),
-                        cell(&f.migration),
+                        md::text(&f.app),
+                        md::text(&f.migration),
                         f.kind.name(),
-                        cell(&f.text)
+                        md::code(&f.text)
                     ));
                 }
             }
@@ -171,11 +176,10 @@ impl Report {
             && !run.tail.is_empty()
         {
             let open = if run.ok { "" } else { " open" };
-            let fence = fence_for(&run.tail);
             md.push_str(&format!(
-                    "\n<details{open}><summary>Last {} log lines</summary>\n\n{fence}text\n{}\n{fence}\n\n</details>\n",
-                    run.tail.len(),
-                run.tail.join("\n")
+                "\n<details{open}><summary>Last {} log lines</summary>\n\n{}\n</details>\n\n",
+                run.tail.len(),
+                md::fenced("text", &run.tail.join("\n"))
             ));
         }
         md
@@ -186,23 +190,8 @@ fn row(name: &str, value: &str) -> String {
     format!("| {name} | {value} |\n")
 }
 
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
-
 fn code(text: &str) -> String {
-    let ticks = if text.contains('`') { "``" } else { "`" };
-    format!("{ticks}{}{ticks}", cell(text))
-}
-
-/// A code fence longer than any run of backticks in the lines.
-fn fence_for(lines: &[String]) -> String {
-    let longest = lines
-        .iter()
-        .flat_map(|l| l.split(|c| c != '`').map(str::len))
-        .max()
-        .unwrap_or(0);
-    "`".repeat(longest.max(2) + 1)
+    md::code(text)
 }
 
 #[cfg(test)]
@@ -210,9 +199,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fence_outlasts_the_backticks_inside() {
-        assert_eq!(fence_for(&["plain".into()]), "```");
-        assert_eq!(fence_for(&["a ```` b".into()]), "`````");
-        assert_eq!(code("a|b"), "`a\\|b`");
+    fn foreign_text_stays_in_its_cell_and_block() {
+        assert_eq!(code("a|b<i>"), "<code>a\\|b&lt;i&gt;</code>");
+        assert_eq!(
+            row("Result", &md::text("x | y\nz")),
+            "| Result | x \\| y<br>z |\n"
+        );
     }
 }

@@ -628,6 +628,79 @@ async fn a_timeout_stops_the_task_and_fails() {
 }
 
 #[tokio::test]
+async fn a_refused_stop_says_the_task_may_still_run_and_how_to_stop_it() {
+    let runs = Recorded::default();
+    let reads = Recorded::default();
+    let describe = mock!(ecs::Client::describe_tasks).then_output(|| tasks(task("RUNNING")));
+    let refuse = mock!(ecs::Client::stop_task).then_error(|| {
+        ecs::operation::stop_task::StopTaskError::ClientException(
+            ecs::types::error::ClientException::builder()
+                .message("not authorized to perform ecs:StopTask\n::add-mask::x")
+                .build(),
+        )
+    });
+    let stream = log_stream(MIGRATE_LOG, &reads);
+    let mut inputs = NETWORK.to_vec();
+    inputs.push(("timeout", "300ms"));
+    let out = go(
+        args(&inputs),
+        ecs_client(&[
+            &describe_definition(),
+            &run_task_ok(&runs),
+            &describe,
+            &refuse,
+        ]),
+        logs_client(&[&stream]),
+        never(),
+    )
+    .await;
+    let e = out.result.expect_err("times out");
+    let first_line = e.to_string().lines().next().unwrap_or_default().to_string();
+    insta::assert_snapshot!(first_line, @"the migration did not finish within 300ms; StopTask was refused (ClientException: not authorized to perform ecs:StopTask\\n::add-mask::x), so task 5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b may still be running: stop it with `aws ecs stop-task --cluster startupwebapp-cluster --task 5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b`");
+    assert!(
+        !out.summary.contains("the task was stopped"),
+        "{}",
+        out.summary
+    );
+    assert!(
+        out.summary.contains("may still be running"),
+        "{}",
+        out.summary
+    );
+    swa_testing::check_commands(&out.log).expect("no foreign command");
+}
+
+#[tokio::test]
+async fn foreign_stop_reasons_and_log_lines_act_as_no_command() {
+    let reads = Recorded::default();
+    let runs = Recorded::default();
+    let crafted = "::add-mask::x\n##[set-output name=result]ok | <b>bold</b>";
+    let describe = lifecycle(stopped(
+        Some(1),
+        TaskStopCode::EssentialContainerExited,
+        crafted,
+        Some(crafted),
+    ));
+    let stream = log_stream(&["::stop-commands::guess", "##[error]from the log"], &reads);
+    let out = go(
+        args(NETWORK),
+        ecs_client(&[&describe_definition(), &run_task_ok(&runs), &describe]),
+        logs_client(&[&stream]),
+        never(),
+    )
+    .await;
+    assert!(out.result.is_err());
+    swa_testing::check_commands(&out.log).expect("no foreign command");
+    let result_row = out
+        .summary
+        .lines()
+        .find(|l| l.starts_with("| Result |"))
+        .unwrap_or_default()
+        .to_string();
+    insta::assert_snapshot!(result_row);
+}
+
+#[tokio::test]
 async fn a_cancelled_job_stops_the_task() {
     let runs = Recorded::default();
     let stops = Recorded::default();
@@ -719,7 +792,7 @@ async fn the_guard_refuses_a_destructive_plan_and_migrates_nothing() {
     );
     assert!(
         out.summary.contains(
-            "| catalog | 0003_drop_legacy | RemoveField | Remove field legacy_sku from product |"
+            "| catalog | 0003\\_drop\\_legacy | RemoveField | <code>Remove field legacy\\_sku from product</code> |"
         ),
         "{}",
         out.summary

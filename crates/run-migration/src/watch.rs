@@ -69,6 +69,16 @@ pub enum End {
     Cancelled(&'static str),
 }
 
+/// What became of the StopTask call made when the wait ended early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopOutcome {
+    Stopped,
+    /// ECS refused it; the error text.
+    Refused(String),
+    /// No answer within the call's time limit.
+    NoAnswer,
+}
+
 /// A task followed to its end.
 pub struct Watched {
     pub task_arn: String,
@@ -79,9 +89,32 @@ pub struct Watched {
     pub tail: Vec<String>,
     /// Every line, when asked for (the plan).
     pub lines: Vec<String>,
+    /// The StopTask call after a timeout or a cancel.
+    pub stop: Option<StopOutcome>,
+    pub cluster: String,
 }
 
 impl Watched {
+    /// What happened to the task after a timeout or a cancel, in words a person can act on:
+    /// `task ID was stopped`, or why it may still be running and how to stop it.
+    pub fn stop_phrase(&self) -> String {
+        let id = swa_ecs::task_id(&self.task_arn);
+        let how = format!(
+            "stop it with `aws ecs stop-task --cluster {} --task {id}`",
+            self.cluster
+        );
+        match &self.stop {
+            Some(StopOutcome::Stopped) => format!("task {id} was stopped"),
+            Some(StopOutcome::Refused(why)) => format!(
+                "StopTask was refused ({}), so task {id} may still be running: {how}",
+                swa_gha::Foreign(why)
+            ),
+            Some(StopOutcome::NoAnswer) | None => {
+                format!("StopTask did not answer, so task {id} may still be running: {how}")
+            }
+        }
+    }
+
     /// The exit code of `container`, when it ran to an end.
     pub fn exit_code(&self, container: &str) -> Option<i32> {
         match &self.end {
@@ -254,6 +287,7 @@ pub async fn watch(
         }
     };
     let elapsed = started.at.elapsed();
+    let mut stop = None;
     match &end {
         End::Stopped(stopped) => {
             state.drain().await;
@@ -271,7 +305,7 @@ pub async fn watch(
                 ),
             };
             state.printer.resume();
-            stop_task(ctx, &started.task_arn, &reason).await;
+            stop = Some(stop_task(ctx, &started.task_arn, &reason).await);
             // The last lines, without letting a slow service hold the job up.
             let _ = timeout(Duration::from_secs(5), state.poll_logs()).await;
             state.printer.resume();
@@ -294,10 +328,12 @@ pub async fn watch(
         elapsed,
         tail,
         lines,
+        stop,
+        cluster: ctx.target.cluster.clone(),
     })
 }
 
-async fn stop_task(ctx: &Context<'_>, task_arn: &str, reason: &str) {
+async fn stop_task(ctx: &Context<'_>, task_arn: &str, reason: &str) -> StopOutcome {
     let call = ctx
         .clients
         .ecs
@@ -307,14 +343,24 @@ async fn stop_task(ctx: &Context<'_>, task_arn: &str, reason: &str) {
         .reason(reason)
         .send();
     match timeout(Duration::from_secs(20), call).await {
-        Ok(Ok(_)) => ctx.gha.info(format!("Stopped task {task_arn} ({reason})")),
-        Ok(Err(e)) => ctx.gha.warning(format!(
-            "could not stop task {task_arn}: {}; stop it in the console or with `aws ecs stop-task`",
-            swa_aws::error_text(&e)
-        )),
-        Err(_) => ctx.gha.warning(format!(
-            "StopTask for {task_arn} did not answer within 20s; stop it in the console or with `aws ecs stop-task`"
-        )),
+        Ok(Ok(_)) => {
+            ctx.gha.info(format!("Stopped task {task_arn} ({reason})"));
+            StopOutcome::Stopped
+        }
+        Ok(Err(e)) => {
+            let why = swa_aws::error_text(&e);
+            ctx.gha.warning(format!(
+                "could not stop task {task_arn}: {}; stop it in the console or with `aws ecs stop-task`",
+                swa_gha::Foreign(&why)
+            ));
+            StopOutcome::Refused(why)
+        }
+        Err(_) => {
+            ctx.gha.warning(format!(
+                "StopTask for {task_arn} did not answer within 20s; stop it in the console or with `aws ecs stop-task`"
+            ));
+            StopOutcome::NoAnswer
+        }
     }
 }
 

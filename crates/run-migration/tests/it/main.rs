@@ -245,7 +245,7 @@ fn the_guard_refuses_destructive_operations_and_runs_only_the_plan() {
     assert!(r.outputs.is_empty(), "{:?}", r.outputs);
     assert!(
         r.summary
-            .contains("| user | 0031_remove_profile_legacy_phone | RemoveField |"),
+            .contains("| user | 0031\\_remove\\_profile\\_legacy\\_phone | RemoveField |"),
         "{}",
         r.summary
     );
