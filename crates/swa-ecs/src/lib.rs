@@ -9,13 +9,17 @@
 //!   lines; [`failed_container_logs`] puts them together for a stopped task.
 //! - [`ImageRef`] and [`resolve_digest`]: an image URI checked and parsed, and the digest its
 //!   tag names in ECR.
+//! - [`last_successful_other_than`]: from the service's deployment history, the revision to go
+//!   back to.
 
 mod codec;
+mod history;
 mod image;
 mod logs;
 mod stopped;
 mod taskdef;
 
+pub use history::{DeployedRevision, HistoryError, last_successful_other_than};
 pub use image::{EcrRepo, ImageRef, resolve_digest};
 pub use logs::{LogLocation, LogTailError, NoLogLocation, log_location, tail, task_id};
 pub use stopped::{ContainerExit, StoppedTask};
