@@ -5,6 +5,9 @@
 mod inputs;
 mod wait;
 
+#[cfg(test)]
+mod input_props;
+
 use std::time::Duration;
 
 use swa_gha::{ActionError, Gha};

@@ -89,7 +89,9 @@ async fn deploy_into(
             e.max_attempts
         ));
     });
-    let deadline = Instant::now() + c.timeout;
+    // The input is at most MAX_DURATION; the clamp keeps the sum from overflowing whatever
+    // built the settings.
+    let deadline = Instant::now() + c.timeout.min(swa_gha::MAX_DURATION);
     let mut next = Next::Dispatch;
     loop {
         let number = attempts.len() as u32 + 1;

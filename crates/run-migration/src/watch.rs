@@ -258,7 +258,9 @@ pub async fn watch(
         };
         Follower::new(client, &l.group, &l.stream, TAIL_LINES, keep_lines)
     });
-    let deadline = started.at + ctx.timeout;
+    // The input is at most MAX_DURATION; the clamp keeps the sum from overflowing whatever
+    // built the settings.
+    let deadline = started.at + ctx.timeout.min(swa_gha::MAX_DURATION);
     let mut state = State {
         ctx,
         task_arn: &started.task_arn,

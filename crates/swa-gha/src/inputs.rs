@@ -11,12 +11,18 @@ pub fn input_env_name(name: &str) -> String {
 /// Parses an action's arguments from the command line and, for each `--flag` not given there,
 /// from its `INPUT_<FLAG>` variable in `env`. Blank inputs count as not given (the runner sets
 /// every declared input, empty when the workflow leaves it out). Values are trimmed.
+///
+/// An `INPUT_*` variable that is no input but names one with `_` for `-` or in another case
+/// (`with: dry_run: true` arrives as `INPUT_DRY_RUN`, and the action reads `INPUT_DRY-RUN`) is
+/// bad input: the runner only warns about an unknown key, and the action would run as if it
+/// had not been given.
 pub fn parse_args<T: clap::Parser>(
     env: &Env,
     argv: impl IntoIterator<Item = String>,
 ) -> Result<T, ParseError> {
     let mut argv: Vec<String> = argv.into_iter().collect();
     let command = T::command();
+    check_near_misses(env, &command)?;
     for arg in command.get_arguments() {
         let Some(long) = arg.get_long() else {
             continue;
@@ -54,6 +60,61 @@ pub fn parse_args<T: clap::Parser>(
         .map_err(|e| classify(e, &mut command))?;
     T::from_arg_matches(&matches).map_err(|e| classify(e, &mut command))
 }
+
+/// Refuses the `INPUT_*` variables that would be read as input `name` if `_` and `-` were the
+/// same and case did not count, but are not its variable. Other unknown variables are left alone.
+fn check_near_misses(env: &Env, command: &clap::Command) -> Result<(), ParseError> {
+    let inputs: Vec<&str> = command
+        .get_arguments()
+        .filter_map(clap::Arg::get_long)
+        .collect();
+    let fold = |name: &str| name.trim().to_uppercase().replace(['_', ' '], "-");
+    let misses: Vec<NearMiss> = env
+        .iter()
+        .filter_map(|(variable, _)| {
+            let written = variable.strip_prefix("INPUT_")?;
+            let input = inputs
+                .iter()
+                .find(|input| input_env_name(input) != variable && fold(input) == fold(written))?;
+            Some(NearMiss {
+                variable: variable.to_string(),
+                input: input.to_string(),
+            })
+        })
+        .collect();
+    let Some(first) = misses.first() else {
+        return Ok(());
+    };
+    let title = format!("Unknown input `{}`", first.variable);
+    let message = misses
+        .iter()
+        .map(NearMiss::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(ParseError::Input(
+        ActionError::input_with_source(&first.input, UnknownInputs(message)).with_title(title),
+    ))
+}
+
+/// An `INPUT_*` variable that names an input the way the runner would not write it.
+struct NearMiss {
+    variable: String,
+    input: String,
+}
+
+impl std::fmt::Display for NearMiss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` is set, but this action has no input by that name and would ignore it: did you mean `{}`?",
+            self.variable, self.input
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UnknownInputs(String);
 
 /// Why the arguments did not parse: help or version was asked for (exit 0), or bad input.
 #[derive(Debug)]
@@ -164,6 +225,8 @@ mod tests {
         pin_digest: bool,
         #[arg(long, value_parser = crate::parse_duration, default_value = "15m")]
         timeout: std::time::Duration,
+        #[arg(long = "spaced input")]
+        spaced_input: Option<String>,
     }
 
     fn argv(extra: &[&str]) -> Vec<String> {
@@ -236,6 +299,91 @@ mod tests {
             text.starts_with("input `pin-digest` has the value `1`"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_near_miss_of_an_input_is_refused_with_a_suggestion() {
+        for (variable, input) in [
+            ("INPUT_DRY_RUN", "dry-run"),
+            ("INPUT_CONTAINER_NAME", "container-name"),
+            ("INPUT_Pin-Digest", "pin-digest"),
+            ("INPUT_timeout", "timeout"),
+            ("INPUT_SPACED-INPUT", "spaced input"),
+        ] {
+            let env = Env::from_pairs([("INPUT_CLUSTER", "c"), (variable, "true")]);
+            let e = input_error(parse_args::<Args>(&env, argv(&[])));
+            assert_eq!(e.kind(), ExitKind::BadInput);
+            assert_eq!(
+                e.title(),
+                Some(format!("Unknown input `{variable}`").as_str())
+            );
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "`{variable}` is set, but this action has no input by that name and would ignore it: did you mean `{input}`?"
+                )
+            );
+        }
+        // Even beside the right variable, and each one is named.
+        let env = Env::from_pairs([
+            ("INPUT_CLUSTER", "c"),
+            ("INPUT_DRY-RUN", "false"),
+            ("INPUT_DRY_RUN", "true"),
+            ("INPUT_PIN_DIGEST", "false"),
+        ]);
+        let text = input_error(parse_args::<Args>(&env, argv(&[]))).to_string();
+        assert_eq!(
+            text,
+            "`INPUT_DRY_RUN` is set, but this action has no input by that name and would ignore it: did you mean `dry-run`?; `INPUT_PIN_DIGEST` is set, but this action has no input by that name and would ignore it: did you mean `pin-digest`?"
+        );
+    }
+
+    #[test]
+    fn other_variables_are_left_alone() {
+        let env = Env::from_pairs([
+            ("INPUT_CLUSTER", "c"),
+            ("INPUT_SPACED_INPUT", "as the runner writes it"),
+            ("INPUT_SOMETHING-ELSE", "x"),
+            ("INPUT_DRYRUN", "true"),
+            ("INPUT_", "x"),
+            ("DRY_RUN", "true"),
+        ]);
+        let args: Args = parse_args(&env, argv(&[])).expect("parses");
+        assert!(!args.dry_run);
+        assert_eq!(
+            args.spaced_input.as_deref(),
+            Some("as the runner writes it")
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Any variables and values: the inputs parse or are refused as bad input, never a panic.
+        #[test]
+        fn any_environment_parses_or_is_refused(
+            vars in proptest::collection::vec(
+                ("INPUT_[A-Za-z_ -]{0,16}|INPUT_(CLUSTER|TIMEOUT|DRY-RUN|PIN-DIGEST|CONTAINER-NAME)", proptest::prelude::any::<String>()),
+                0..6,
+            ),
+        ) {
+            let env = Env::from_pairs(vars);
+            match parse_args::<Args>(&env, argv(&[])) {
+                Ok(args) => proptest::prop_assert!(args.timeout <= crate::MAX_DURATION),
+                Err(ParseError::Input(e)) => proptest::prop_assert_eq!(e.kind(), ExitKind::BadInput),
+                Err(ParseError::Help(text)) => proptest::prop_assert!(false, "help: {}", text),
+            }
+        }
+
+        #[test]
+        fn any_text_is_a_boolean_or_refused(text in proptest::prelude::any::<String>()) {
+            let expected = match text.trim() {
+                "true" | "True" | "TRUE" => Some(true),
+                "false" | "False" | "FALSE" => Some(false),
+                _ => None,
+            };
+            proptest::prop_assert_eq!(parse_bool(&text).ok(), expected);
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod main_fn;
 pub mod md;
 mod text;
 
-pub use duration::{format_duration, parse_duration};
+pub use duration::{MAX_DURATION, format_duration, parse_duration};
 pub use error::{ActionError, ExitKind, cause_chain};
 pub use gha::{Capture, Env, Gha};
 pub use inputs::{ParseError, input_env_name, parse_args, parse_bool};

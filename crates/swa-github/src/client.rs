@@ -346,14 +346,20 @@ fn wait_hint(headers: &HeaderMap, server_now: Option<SystemTime>) -> Option<Wait
         return None;
     }
     let reset: u64 = header_str(headers, "x-ratelimit-reset")?.parse().ok()?;
-    let reset_at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+    // A reset beyond what the clock can hold is no hint (adding it would overflow).
+    let reset_at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(reset))?;
     let wait = reset_at
         .duration_since(now)
         .unwrap_or(Duration::ZERO)
         .saturating_add(Duration::from_secs(1));
-    let reset_text = time::OffsetDateTime::from(reset_at)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| reset.to_string());
+    let reset_text = i64::try_from(reset)
+        .ok()
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| reset.to_string());
     Some(WaitHint {
         wait,
         source: format!("rate limit used up until {reset_text}"),
@@ -505,6 +511,34 @@ mod tests {
         assert_eq!(
             wait_hint(&headers, Some(now)).expect("hint").wait,
             Duration::from_secs(7)
+        );
+    }
+
+    #[test]
+    fn a_reset_beyond_the_clock_is_no_hint_and_no_panic() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        headers.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("18446744073709551615"),
+        );
+        assert!(wait_hint(&headers, Some(now)).is_none());
+        // Past the year 9999: a wait far beyond any limit, shown as the raw number.
+        headers.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("300000000000"),
+        );
+        let hint = wait_hint(&headers, Some(now)).expect("hint");
+        assert!(hint.wait > Duration::from_secs(299_000_000_000));
+        assert_eq!(hint.reset.as_deref(), Some("300000000000"));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("18446744073709551615"),
+        );
+        assert_eq!(
+            wait_hint(&headers, Some(now)).expect("hint").wait,
+            Duration::from_secs(u64::MAX)
         );
     }
 }

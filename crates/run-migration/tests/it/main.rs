@@ -500,3 +500,4 @@ fn server_errors_are_retried_without_losing_or_repeating_lines() {
     );
 }
 mod image;
+mod inputs;

@@ -1,6 +1,7 @@
 //! smoke-test run as a workflow runs it, against wiremock (and the sandbox's app).
 #![allow(clippy::unwrap_used)]
 
+mod parsers;
 mod sandbox;
 
 use std::time::Duration;

@@ -5,6 +5,7 @@
 
 mod faults;
 mod moto;
+mod parsers;
 mod sandbox;
 
 use std::path::Path;

@@ -292,3 +292,4 @@ fn a_task_definition_file_is_the_base() {
             .starts_with(&format!("{REPO}@sha256:"))
     );
 }
+mod inputs;

@@ -372,3 +372,4 @@ fn server_errors_are_retried_and_the_rollout_is_seen_healthy() {
         "the sandbox answered some calls with a server error"
     );
 }
+mod inputs;
