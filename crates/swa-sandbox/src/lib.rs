@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use serde_json::{Value, json};
@@ -20,10 +20,12 @@ use serde_json::{Value, json};
 mod api;
 mod app;
 mod cli;
+mod deployments;
 mod ecr;
 mod ecs;
 mod elb;
 mod github;
+mod limits;
 mod logs;
 mod s3;
 pub mod world;
@@ -257,14 +259,18 @@ async fn serve(
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request<Body>) -> Response<Body> {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, 16 * 1024 * 1024).await {
-        Ok(b) => b,
-        Err(_) => Bytes::new(),
-    };
+    let body = limits::read(body).await;
     let reply = {
         let mut w = shared.lock();
         w.advance();
-        dispatch(&mut w, &parts.method, &parts.uri, &parts.headers, &body)
+        match &body {
+            limits::RequestBody::Whole(body) => {
+                dispatch(&mut w, &parts.method, &parts.uri, &parts.headers, body)
+            }
+            limits::RequestBody::TooLarge { received } => {
+                too_large(&mut w, &parts.method, &parts.uri, &parts.headers, *received)
+            }
+        }
     };
     let mut response = Response::builder()
         .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
@@ -334,7 +340,10 @@ fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body
             "method": method.as_str(),
             "path": rest,
             "query": query,
-            "body": serde_json::from_slice::<Value>(body).unwrap_or_else(|_| json!(String::from_utf8_lossy(body))),
+            "body": limits::bounded(
+                serde_json::from_slice::<Value>(body).unwrap_or_else(|_| json!(String::from_utf8_lossy(body))),
+                body,
+            ),
         });
         let op = github::operation(method.as_str(), rest);
         record(w, "github", &op, logged, reply.status);
@@ -365,7 +374,7 @@ fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body
         let form: BTreeMap<String, String> =
             url::form_urlencoded::parse(body).into_owned().collect();
         if let Some(action) = form.get("Action").cloned() {
-            return aws_query(w, &action, form);
+            return aws_query(w, &action, form, body);
         }
     }
     let lowered: BTreeMap<String, String> = headers
@@ -390,6 +399,73 @@ fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body
     let op = s3::operation(method.as_str(), path, &query, &lowered);
     let logged = s3::logged(&request);
     record(w, "s3", op, logged, reply.status);
+    reply
+}
+
+/// The answer to a request whose body is over the sandbox's limit: S3's `EntityTooLarge`, or
+/// HTTP 413 from the other services. The call log keeps its size.
+fn too_large(
+    w: &mut World,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    received: usize,
+) -> Reply {
+    let path = uri.path();
+    let rid = request_id(w);
+    let limit = limits::MAX_OBJECT_BYTES;
+    let (service, operation, reply) = if let Some(target) = header(headers, "x-amz-target") {
+        let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
+        let service = match prefix {
+            "AmazonEC2ContainerServiceV20141113" => "ecs",
+            "Logs_20140328" => "logs",
+            "AmazonEC2ContainerRegistry_V20150921" => "ecr",
+            _ => "unknown",
+        };
+        let body = json!({"__type": "RequestEntityTooLargeException", "message": format!("Request body of {received} bytes is larger than the limit of {} bytes.", limits::MAX_REQUEST_BYTES)});
+        let reply = Reply::new(413, "application/x-amz-json-1.1", body.to_string())
+            .header("x-amzn-errortype", "RequestEntityTooLargeException:")
+            .header("x-amzn-requestid", rid);
+        (service, op.to_string(), reply)
+    } else if path.starts_with("/_github")
+        || path.starts_with("/_app")
+        || path.starts_with("/_sandbox")
+        || header(headers, "content-type")
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+    {
+        let service = if path.starts_with("/_github") {
+            "github"
+        } else if path.starts_with("/_app") {
+            "app"
+        } else if path.starts_with("/_sandbox") {
+            "control"
+        } else {
+            "elbv2"
+        };
+        let reply = Reply::json(
+            413,
+            &json!({"message": "Payload Too Large", "size": received, "limit": limits::MAX_REQUEST_BYTES}),
+        );
+        (service, format!("{} {path}", method.as_str()), reply)
+    } else {
+        let lowered: BTreeMap<String, String> = BTreeMap::new();
+        let query = BTreeMap::new();
+        let op = s3::operation(method.as_str(), path, &query, &lowered);
+        (
+            "s3",
+            op.to_string(),
+            s3::entity_too_large(path, received, limit, &rid)
+                .header("x-amz-request-id", rid.clone()),
+        )
+    };
+    let mut logged =
+        json!({"path": path, "size": received, "refused": "body over the sandbox's limit"});
+    if service == "s3" {
+        let (bucket, key) = s3::split(path);
+        logged["bucket"] = json!(bucket);
+        logged["key"] = json!(key);
+    }
+    record(w, service, &operation, logged, reply.status);
     reply
 }
 
@@ -465,8 +541,8 @@ fn aws_json(w: &mut World, target: &str, body: &[u8]) -> Reply {
         }
     };
     let logged = match &parsed {
-        Ok(v) => v.clone(),
-        Err(_) => json!({"raw": String::from_utf8_lossy(body)}),
+        Ok(v) => limits::bounded(v.clone(), body),
+        Err(_) => limits::summary(body),
     };
     let result = if service == "unknown" {
         Err(ApiError::new(
@@ -505,7 +581,7 @@ fn aws_json(w: &mut World, target: &str, body: &[u8]) -> Reply {
     reply
 }
 
-fn aws_query(w: &mut World, action: &str, form: BTreeMap<String, String>) -> Reply {
+fn aws_query(w: &mut World, action: &str, form: BTreeMap<String, String>, body: &[u8]) -> Reply {
     let rid = request_id(w);
     let result = match injected_fault(w, "elbv2") {
         Some(fault) => Err(fault),
@@ -520,7 +596,7 @@ fn aws_query(w: &mut World, action: &str, form: BTreeMap<String, String>) -> Rep
         ),
     };
     let reply = reply.header("x-amzn-requestid", rid);
-    let logged = json!(form);
+    let logged = limits::bounded(json!(form), body);
     record(w, "elbv2", action, logged, reply.status);
     reply
 }

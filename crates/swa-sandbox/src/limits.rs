@@ -1,0 +1,100 @@
+//! The sandbox's limits: how large a request body may be, what the call log keeps of a body, and
+//! the ECS quotas the API enforces. A request over a limit gets the service's own error; nothing
+//! is stored empty or allocated without bound.
+
+use std::pin::Pin;
+
+use axum::body::Body;
+use hyper::body::Body as _;
+use serde_json::{Value, json};
+
+/// The largest S3 object body stored (decoded): larger PUTs answer `EntityTooLarge`.
+pub const MAX_OBJECT_BYTES: usize = 64 * 1024 * 1024;
+
+/// The largest request body read: an object at the limit plus its `aws-chunked` framing.
+pub const MAX_REQUEST_BYTES: usize = MAX_OBJECT_BYTES + 1024 * 1024;
+
+/// What is read and thrown away of a body over the limit, so the client, still sending, reads
+/// the answer; beyond it the connection is closed.
+const MAX_DISCARDED_BYTES: usize = 1024 * 1024 * 1024;
+
+/// Requests whose logged form is larger than this are kept in the call log as a summary.
+pub const MAX_LOGGED_BYTES: usize = 16 * 1024;
+
+/// How much of a summarised body the call log keeps.
+const LOGGED_PREFIX_BYTES: usize = 256;
+
+/// ECS's `Tasks per service` quota: the largest desiredCount a service accepts.
+pub const MAX_TASKS_PER_SERVICE: i64 = 5000;
+
+/// A request body: whole, or over [`MAX_REQUEST_BYTES`] (with how many bytes were received).
+pub enum RequestBody {
+    Whole(Vec<u8>),
+    TooLarge { received: usize },
+}
+
+/// Reads a body up to [`MAX_REQUEST_BYTES`]; past it, reads on without keeping anything.
+pub async fn read(mut body: Body) -> RequestBody {
+    let mut kept = Vec::new();
+    let mut received = 0usize;
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let Ok(frame) = frame else { break };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        received = received.saturating_add(data.len());
+        if received <= MAX_REQUEST_BYTES {
+            kept.extend_from_slice(&data);
+        } else {
+            kept = Vec::new();
+            if received > MAX_DISCARDED_BYTES {
+                break;
+            }
+        }
+    }
+    if received > MAX_REQUEST_BYTES {
+        RequestBody::TooLarge { received }
+    } else {
+        RequestBody::Whole(kept)
+    }
+}
+
+/// What the call log keeps of a body it does not keep whole: its size and its first bytes.
+pub fn summary(body: &[u8]) -> Value {
+    let mut end = body.len().min(LOGGED_PREFIX_BYTES);
+    let text = loop {
+        match std::str::from_utf8(&body[..end]) {
+            Ok(t) => break t.to_string(),
+            Err(e) if e.valid_up_to() > 0 => end = e.valid_up_to(),
+            Err(_) => break String::from_utf8_lossy(&body[..end]).into_owned(),
+        }
+    };
+    json!({"summarised": true, "size": body.len(), "prefix": text})
+}
+
+/// `logged` when its JSON text is at most [`MAX_LOGGED_BYTES`], else a summary of `body`.
+pub fn bounded(logged: Value, body: &[u8]) -> Value {
+    if body.len() <= MAX_LOGGED_BYTES && logged.to_string().len() <= MAX_LOGGED_BYTES {
+        logged
+    } else {
+        summary(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_requests_are_kept_and_large_ones_summarised() {
+        let small = json!({"service": "startupwebapp-service"});
+        assert_eq!(bounded(small.clone(), small.to_string().as_bytes()), small);
+        let big = format!("{{\"x\":\"{}\"}}", "é".repeat(MAX_LOGGED_BYTES));
+        let kept = bounded(json!({"x": "…"}), big.as_bytes());
+        assert_eq!(kept["size"], big.len());
+        assert_eq!(kept["summarised"], true);
+        let prefix = kept["prefix"].as_str().unwrap_or_default();
+        assert!(prefix.starts_with("{\"x\":\"éé"), "{prefix}");
+        assert!(prefix.len() <= LOGGED_PREFIX_BYTES);
+    }
+}
