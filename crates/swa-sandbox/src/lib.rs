@@ -267,9 +267,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request<Body>) -> Re
             limits::RequestBody::Whole(body) => {
                 dispatch(&mut w, &parts.method, &parts.uri, &parts.headers, body)
             }
-            limits::RequestBody::TooLarge { received } => {
-                too_large(&mut w, &parts.method, &parts.uri, &parts.headers, *received)
-            }
+            refused => limits::refuse(&mut w, &parts.method, &parts.uri, &parts.headers, refused),
         }
     };
     let mut response = Response::builder()
@@ -399,73 +397,6 @@ fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body
     let op = s3::operation(method.as_str(), path, &query, &lowered);
     let logged = s3::logged(&request);
     record(w, "s3", op, logged, reply.status);
-    reply
-}
-
-/// The answer to a request whose body is over the sandbox's limit: S3's `EntityTooLarge`, or
-/// HTTP 413 from the other services. The call log keeps its size.
-fn too_large(
-    w: &mut World,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    received: usize,
-) -> Reply {
-    let path = uri.path();
-    let rid = request_id(w);
-    let limit = limits::MAX_OBJECT_BYTES;
-    let (service, operation, reply) = if let Some(target) = header(headers, "x-amz-target") {
-        let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
-        let service = match prefix {
-            "AmazonEC2ContainerServiceV20141113" => "ecs",
-            "Logs_20140328" => "logs",
-            "AmazonEC2ContainerRegistry_V20150921" => "ecr",
-            _ => "unknown",
-        };
-        let body = json!({"__type": "RequestEntityTooLargeException", "message": format!("Request body of {received} bytes is larger than the limit of {} bytes.", limits::MAX_REQUEST_BYTES)});
-        let reply = Reply::new(413, "application/x-amz-json-1.1", body.to_string())
-            .header("x-amzn-errortype", "RequestEntityTooLargeException:")
-            .header("x-amzn-requestid", rid);
-        (service, op.to_string(), reply)
-    } else if path.starts_with("/_github")
-        || path.starts_with("/_app")
-        || path.starts_with("/_sandbox")
-        || header(headers, "content-type")
-            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
-    {
-        let service = if path.starts_with("/_github") {
-            "github"
-        } else if path.starts_with("/_app") {
-            "app"
-        } else if path.starts_with("/_sandbox") {
-            "control"
-        } else {
-            "elbv2"
-        };
-        let reply = Reply::json(
-            413,
-            &json!({"message": "Payload Too Large", "size": received, "limit": limits::MAX_REQUEST_BYTES}),
-        );
-        (service, format!("{} {path}", method.as_str()), reply)
-    } else {
-        let lowered: BTreeMap<String, String> = BTreeMap::new();
-        let query = BTreeMap::new();
-        let op = s3::operation(method.as_str(), path, &query, &lowered);
-        (
-            "s3",
-            op.to_string(),
-            s3::entity_too_large(path, received, limit, &rid)
-                .header("x-amz-request-id", rid.clone()),
-        )
-    };
-    let mut logged =
-        json!({"path": path, "size": received, "refused": "body over the sandbox's limit"});
-    if service == "s3" {
-        let (bucket, key) = s3::split(path);
-        logged["bucket"] = json!(bucket);
-        logged["key"] = json!(key);
-    }
-    record(w, service, &operation, logged, reply.status);
     reply
 }
 

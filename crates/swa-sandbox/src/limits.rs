@@ -5,8 +5,13 @@
 use std::pin::Pin;
 
 use axum::body::Body;
+use axum::http::{HeaderMap, Method, Uri};
 use hyper::body::Body as _;
 use serde_json::{Value, json};
+
+use crate::api::Reply;
+use crate::world::World;
+use crate::{header, record, request_id, s3};
 
 /// The largest S3 object body stored (decoded): larger PUTs answer `EntityTooLarge`.
 pub const MAX_OBJECT_BYTES: usize = 64 * 1024 * 1024;
@@ -27,10 +32,12 @@ const LOGGED_PREFIX_BYTES: usize = 256;
 /// ECS's `Tasks per service` quota: the largest desiredCount a service accepts.
 pub const MAX_TASKS_PER_SERVICE: i64 = 5000;
 
-/// A request body: whole, or over [`MAX_REQUEST_BYTES`] (with how many bytes were received).
+/// A request body: whole, over [`MAX_REQUEST_BYTES`], or cut short (the client went away or
+/// sent less than it announced); with how many bytes were received.
 pub enum RequestBody {
     Whole(Vec<u8>),
     TooLarge { received: usize },
+    Broken { received: usize },
 }
 
 /// Reads a body up to [`MAX_REQUEST_BYTES`]; past it, reads on without keeping anything.
@@ -38,7 +45,9 @@ pub async fn read(mut body: Body) -> RequestBody {
     let mut kept = Vec::new();
     let mut received = 0usize;
     while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-        let Ok(frame) = frame else { break };
+        let Ok(frame) = frame else {
+            return RequestBody::Broken { received };
+        };
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -57,6 +66,98 @@ pub async fn read(mut body: Body) -> RequestBody {
     } else {
         RequestBody::Whole(kept)
     }
+}
+
+/// The answer to a request whose body was not read whole, in the service's own terms: S3's
+/// `EntityTooLarge` or `IncompleteBody`, 413 `RequestEntityTooLargeException` or 400
+/// `SerializationException` from the JSON services, 413 or 400 elsewhere. Nothing is dispatched;
+/// the call log keeps the size.
+pub fn refuse(
+    w: &mut World,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &RequestBody,
+) -> Reply {
+    let (received, too_large) = match body {
+        RequestBody::TooLarge { received } => (*received, true),
+        RequestBody::Broken { received } => (*received, false),
+        RequestBody::Whole(b) => (b.len(), false),
+    };
+    let path = uri.path();
+    let rid = request_id(w);
+    let form = header(headers, "content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let (service, operation, reply) = if let Some(target) = header(headers, "x-amz-target") {
+        let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
+        let service = match prefix {
+            "AmazonEC2ContainerServiceV20141113" => "ecs",
+            "Logs_20140328" => "logs",
+            "AmazonEC2ContainerRegistry_V20150921" => "ecr",
+            _ => "unknown",
+        };
+        let (status, code, message) = if too_large {
+            (
+                413,
+                "RequestEntityTooLargeException",
+                format!(
+                    "Request body of {received} bytes is larger than the limit of {MAX_REQUEST_BYTES} bytes."
+                ),
+            )
+        } else {
+            (
+                400,
+                "SerializationException",
+                format!("The request body ended after {received} bytes, before it was complete."),
+            )
+        };
+        let reply = Reply::new(
+            status,
+            "application/x-amz-json-1.1",
+            json!({"__type": code, "message": message}).to_string(),
+        )
+        .header("x-amzn-errortype", format!("{code}:"))
+        .header("x-amzn-requestid", rid);
+        (service, op.to_string(), reply)
+    } else if let Some(service) = ["github", "app", "sandbox"]
+        .into_iter()
+        .find(|s| path.starts_with(&format!("/_{s}")))
+        .or(form.then_some("elbv2"))
+    {
+        let reply = if too_large {
+            Reply::json(
+                413,
+                &json!({"message": "Payload Too Large", "size": received, "limit": MAX_REQUEST_BYTES}),
+            )
+        } else {
+            Reply::json(
+                400,
+                &json!({"message": "Incomplete request body", "size": received}),
+            )
+        };
+        (service, format!("{} {path}", method.as_str()), reply)
+    } else {
+        let none = std::collections::BTreeMap::new();
+        let operation = s3::operation(method.as_str(), path, &none, &none);
+        let reply = if too_large {
+            s3::entity_too_large(path, received, MAX_OBJECT_BYTES, &rid)
+        } else {
+            s3::incomplete_body(path, &rid)
+        };
+        (
+            "s3",
+            operation.to_string(),
+            reply.header("x-amz-request-id", rid),
+        )
+    };
+    let mut logged = json!({"path": path, "size": received, "refused": if too_large { "larger than the sandbox's limit" } else { "incomplete" }});
+    if service == "s3" {
+        let (bucket, key) = s3::split(path);
+        logged["bucket"] = json!(bucket);
+        logged["key"] = json!(key);
+    }
+    record(w, service, &operation, logged, reply.status);
+    reply
 }
 
 /// What the call log keeps of a body it does not keep whole: its size and its first bytes.

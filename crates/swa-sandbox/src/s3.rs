@@ -109,6 +109,18 @@ pub fn entity_too_large(path: &str, proposed: usize, limit: usize, rid: &str) ->
     )
 }
 
+/// S3's answer to a body shorter than its `Content-Length`.
+pub fn incomplete_body(path: &str, rid: &str) -> Reply {
+    let (_, key) = split(path);
+    error(
+        400,
+        "IncompleteBody",
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        &key,
+        rid,
+    )
+}
+
 fn no_bucket(bucket: &str, rid: &str) -> Reply {
     error(
         404,

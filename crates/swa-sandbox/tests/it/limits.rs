@@ -203,3 +203,40 @@ async fn the_call_log_keeps_no_whole_bodies() {
         json!({"cluster": CLUSTER, "service": SERVICE, "desiredCount": 3})
     );
 }
+
+#[tokio::test]
+async fn a_body_cut_short_is_not_stored() {
+    use std::io::{Read, Write};
+
+    let sandbox = start("healthy", 1.0);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", sandbox.port())).unwrap();
+    stream
+        .write_all(
+            b"PUT /startupwebapp-frontend/cut.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nonly these",
+        )
+        .unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+
+    let aws = aws(&sandbox).await;
+    let missing = aws
+        .s3()
+        .head_object()
+        .bucket(BUCKET)
+        .key("cut.bin")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        missing.as_service_error().is_some_and(|e| e.is_not_found()),
+        "{missing:?}"
+    );
+    let calls = sandbox.calls();
+    let put = calls.iter().find(|c| c.operation == "PutObject").unwrap();
+    assert_eq!(put.status, 400);
+    assert_eq!(
+        put.request,
+        json!({"path": "/startupwebapp-frontend/cut.bin", "size": 10, "refused": "incomplete", "bucket": BUCKET, "key": "cut.bin"})
+    );
+}
