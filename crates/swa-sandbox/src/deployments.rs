@@ -57,9 +57,16 @@ pub struct ServiceDeployment {
 pub struct History {
     pub revisions: Vec<Revision>,
     pub deployments: Vec<ServiceDeployment>,
+    /// Its own id sequence, so that the world's ids (tasks, deployments, events) stay as they were.
+    counter: u64,
 }
 
 impl History {
+    fn next_hex(&mut self) -> String {
+        self.counter += 1;
+        sha256_hex(format!("swa-sandbox-history-{}", self.counter).as_bytes())
+    }
+
     /// The revision an ECS deployment runs.
     fn revision_of(&self, ecs_id: &str) -> Option<&str> {
         self.deployments.iter().find_map(|d| {
@@ -83,9 +90,11 @@ const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 fn deployment_arn(w: &mut World) -> String {
     let id: String = w
-        .next_hex(42)
+        .history
+        .next_hex()
         .as_bytes()
         .chunks(2)
+        .take(21)
         .map(|pair| {
             let n = u8::from_str_radix(std::str::from_utf8(pair).unwrap_or("0"), 16).unwrap_or(0);
             ALPHABET[(n % 64) as usize] as char
@@ -95,9 +104,10 @@ fn deployment_arn(w: &mut World) -> String {
 }
 
 fn new_revision(w: &mut World, td_arn: &str, at: i64) -> String {
+    let n = u64::from_str_radix(&w.history.next_hex()[..16], 16).unwrap_or(0);
     let arn = format!(
         "arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{CLUSTER}/{SERVICE}/{}",
-        w.next_number(19)
+        1_000_000_000_000_000_000 + n % 9_000_000_000_000_000_000
     );
     w.history.revisions.push(Revision {
         arn: arn.clone(),
@@ -145,7 +155,8 @@ pub fn seed(w: &mut World, ecs_id: &str, deployed_at: i64, finished_at: i64) {
     let td2 = task_definition_arn(SERVICE_FAMILY, 2);
     let td3 = task_definition_arn(SERVICE_FAMILY, 3);
     let rev2 = new_revision(w, &td2, earlier);
-    let previous = format!("ecs-svc/{}", w.next_number(19));
+    // Its ECS deployment is long gone; only the history names it.
+    let previous = format!("ecs-svc/{}", &w.history.next_hex()[..19]);
     record(w, &previous, rev2.clone(), vec![], earlier);
     let rev3 = new_revision(w, &td3, deployed_at);
     record(w, ecs_id, rev3, vec![rev2], deployed_at);
