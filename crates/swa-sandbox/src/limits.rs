@@ -42,7 +42,8 @@ pub enum RequestBody {
 
 /// Reads a body up to [`MAX_REQUEST_BYTES`]; past it, reads on without keeping anything.
 pub async fn read(mut body: Body) -> RequestBody {
-    let mut kept = Vec::new();
+    let announced = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
+    let mut kept = Vec::with_capacity(announced.min(MAX_REQUEST_BYTES));
     let mut received = 0usize;
     while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
         let Ok(frame) = frame else {
