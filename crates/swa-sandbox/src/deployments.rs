@@ -385,6 +385,34 @@ fn revision_json(w: &World, r: &Revision) -> Value {
     })
 }
 
+/// The history as `/_sandbox/state` shows it: oldest first, with the task definitions.
+pub fn state_json(w: &World) -> Value {
+    let td = |revision: &str| {
+        w.history
+            .revisions
+            .iter()
+            .find(|r| r.arn == revision)
+            .map(|r| r.td_arn.clone())
+    };
+    let list: Vec<Value> = w
+        .history
+        .deployments
+        .iter()
+        .map(|d| {
+            json!({
+                "serviceDeploymentArn": d.arn,
+                "status": d.status,
+                "createdAt": iso8601(d.created_at),
+                "from": d.sources.iter().filter_map(|s| td(s)).collect::<Vec<_>>(),
+                "to": td(&d.target),
+                "rolledBackTo": d.rollback.as_ref().and_then(|r| td(&r.revision)),
+                "ecsDeployments": d.ecs_ids,
+            })
+        })
+        .collect();
+    json!(list)
+}
+
 /// A timestamp filter: epoch seconds, as the JSON protocol sends them.
 fn timestamp_ms(v: &Value, name: &str) -> Result<Option<i64>, ApiError> {
     match v {

@@ -570,6 +570,7 @@ fn state_json(w: &World) -> Value {
         "tasks": tasks,
         "images": images,
         "workflowRuns": runs,
+        "serviceDeployments": deployments::state_json(w),
     })
 }
 

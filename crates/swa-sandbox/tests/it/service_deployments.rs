@@ -268,6 +268,11 @@ async fn a_circuit_breaker_rollback_happens_inside_the_failed_service_deployment
         Some(format!("{TD}:3").as_str())
     );
     assert_eq!(previous(&ecs).await, Some(format!("{TD}:2")));
+    let state = sandbox.state();
+    let newest = &state["serviceDeployments"][2];
+    assert_eq!(newest["to"], arn.as_str());
+    assert_eq!(newest["rolledBackTo"], format!("{TD}:3"));
+    assert_eq!(newest["ecsDeployments"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
