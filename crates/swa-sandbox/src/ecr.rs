@@ -10,6 +10,7 @@ pub fn handle(w: &mut World, op: &str, req: &Value) -> Result<Value, ApiError> {
         "DescribeImages" => describe_images(w, req),
         "BatchGetImage" => batch_get_image(w, req),
         "PutImage" => put_image(w, req),
+        "BatchDeleteImage" => batch_delete_image(w, req),
         "DescribeRepositories" => describe_repositories(w, req),
         _ => Err(ApiError::unknown_operation(op)),
     }
@@ -215,6 +216,68 @@ fn put_image(w: &mut World, req: &Value) -> Result<Value, ApiError> {
         "imageManifest": image.manifest,
         "imageManifestMediaType": image.media_type,
     }}))
+}
+
+/// Deletes images by digest (with every tag) or untags them by tag (the image goes with its last
+/// tag), as ECR does.
+fn batch_delete_image(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    check_repository(req)?;
+    let ids = req["imageIds"].as_array().cloned().unwrap_or_default();
+    if ids.is_empty() {
+        return Err(ApiError::new(
+            400,
+            "InvalidParameterException",
+            "Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length greater than or equal to 1'",
+        ));
+    }
+    let mut deleted = Vec::new();
+    let mut failures = Vec::new();
+    for id in ids {
+        let Some(image) = find(w, &id).cloned() else {
+            failures.push(json!({"imageId": id, "failureCode": "ImageNotFound", "failureReason": "Requested image not found"}));
+            continue;
+        };
+        match id["imageTag"].as_str() {
+            Some(tag) if id["imageDigest"].is_null() && image.tags.len() > 1 => {
+                if let Some(stored) = w.images.iter_mut().find(|i| i.digest == image.digest) {
+                    stored.tags.retain(|t| t != tag);
+                }
+                deleted.push(json!({"imageDigest": image.digest, "imageTag": tag}));
+            }
+            _ => {
+                w.images.retain(|i| i.digest != image.digest);
+                if image.tags.is_empty() {
+                    deleted.push(json!({"imageDigest": image.digest}));
+                }
+                for tag in &image.tags {
+                    deleted.push(json!({"imageDigest": image.digest, "imageTag": tag}));
+                }
+            }
+        }
+        let now = w.clock.now();
+        w.event(now, "image-deleted", image.digest.clone());
+    }
+    Ok(json!({"imageIds": deleted, "failures": failures}))
+}
+
+/// Whether a task can pull `image`: images of the sandbox's registry must be in its ECR
+/// repository (by tag, `latest` when none, or by digest); other registries always answer.
+pub fn pullable(images: &[Image], image: &str) -> bool {
+    let Some(rest) = image.strip_prefix(&format!("{REGISTRY}/")) else {
+        return true;
+    };
+    let (repository, reference) = match rest.split_once('@') {
+        Some((repository, digest)) => (repository, Err(digest)),
+        None => match rest.rsplit_once(':') {
+            Some((repository, tag)) => (repository, Ok(tag)),
+            None => (rest, Ok("latest")),
+        },
+    };
+    repository == REPOSITORY
+        && images.iter().any(|i| match reference {
+            Ok(tag) => i.tags.iter().any(|t| t == tag),
+            Err(digest) => i.digest == digest,
+        })
 }
 
 fn describe_repositories(w: &mut World, req: &Value) -> Result<Value, ApiError> {

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::api::ApiError;
+use crate::limits::MAX_TASKS_PER_SERVICE;
 use crate::world::*;
 
 pub fn handle(w: &mut World, op: &str, req: &Value) -> Result<Value, ApiError> {
@@ -19,11 +20,14 @@ pub fn handle(w: &mut World, op: &str, req: &Value) -> Result<Value, ApiError> {
         "DescribeTasks" => describe_tasks(w, req),
         "RunTask" => run_task(w, req),
         "StopTask" => stop_task(w, req),
+        "ListServiceDeployments" => crate::deployments::list(w, req),
+        "DescribeServiceDeployments" => crate::deployments::describe(w, req),
+        "DescribeServiceRevisions" => crate::deployments::describe_revisions(w, req),
         _ => Err(ApiError::unknown_operation(op)),
     }
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(400, "InvalidParameterException", message)
 }
 
@@ -31,7 +35,7 @@ fn client(message: impl Into<String>) -> ApiError {
     ApiError::new(400, "ClientException", message)
 }
 
-fn str_field<'a>(req: &'a Value, name: &str) -> Result<Option<&'a str>, ApiError> {
+pub(crate) fn str_field<'a>(req: &'a Value, name: &str) -> Result<Option<&'a str>, ApiError> {
     match &req[name] {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s)),
@@ -49,7 +53,7 @@ fn required<'a>(req: &'a Value, name: &str) -> Result<&'a str, ApiError> {
 }
 
 /// The request's cluster (name or ARN; `default` when absent) must be ours.
-fn check_cluster(req: &Value) -> Result<(), ApiError> {
+pub(crate) fn check_cluster(req: &Value) -> Result<(), ApiError> {
     let cluster = str_field(req, "cluster")?.unwrap_or("default");
     let name = cluster.rsplit_once(":cluster/").map_or(cluster, |(_, n)| n);
     if name == CLUSTER {
@@ -63,7 +67,7 @@ fn check_cluster(req: &Value) -> Result<(), ApiError> {
     }
 }
 
-fn is_our_service(name: &str) -> bool {
+pub(crate) fn is_our_service(name: &str) -> bool {
     let name = name.rsplit('/').next().unwrap_or(name);
     name == SERVICE
 }
@@ -213,7 +217,12 @@ fn update_service(w: &mut World, req: &Value) -> Result<Value, ApiError> {
     let desired = match &req["desiredCount"] {
         Value::Null => None,
         v => match v.as_i64() {
-            Some(n) if n >= 0 => Some(n),
+            Some(n) if (0..=MAX_TASKS_PER_SERVICE).contains(&n) => Some(n),
+            Some(n) if n > MAX_TASKS_PER_SERVICE => {
+                return Err(invalid(format!(
+                    "The desired count of {n} is greater than the maximum of {MAX_TASKS_PER_SERVICE} tasks per service."
+                )));
+            }
             _ => return Err(invalid("desiredCount must be a non-negative integer.")),
         },
     };
@@ -234,6 +243,7 @@ fn update_service(w: &mut World, req: &Value) -> Result<Value, ApiError> {
                     "Task definition does not support launch_type FARGATE.",
                 ));
             }
+            check_load_balancer(td)?;
             Some(td.arn.clone())
         }
         None => None,
@@ -281,6 +291,25 @@ fn update_service(w: &mut World, req: &Value) -> Result<Value, ApiError> {
     }
     w.advance();
     Ok(json!({"service": service_json(w)}))
+}
+
+/// The service's load balancer needs its container and port in every revision it deploys.
+fn check_load_balancer(td: &TaskDefinition) -> Result<(), ApiError> {
+    let containers = td.containers();
+    let Some(container) = containers.iter().find(|c| c["name"] == SERVICE_CONTAINER) else {
+        return Err(invalid(format!(
+            "The container {SERVICE_CONTAINER} does not exist in the task definition."
+        )));
+    };
+    let has_port = container["portMappings"]
+        .as_array()
+        .is_some_and(|ports| ports.iter().any(|p| p["containerPort"] == CONTAINER_PORT));
+    if !has_port {
+        return Err(invalid(format!(
+            "The container {SERVICE_CONTAINER} did not have a container port {CONTAINER_PORT} defined."
+        )));
+    }
+    Ok(())
 }
 
 fn task_definition_response(td: &TaskDefinition, with_tags: bool) -> Value {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use serde_json::{Value, json};
@@ -20,10 +20,12 @@ use serde_json::{Value, json};
 mod api;
 mod app;
 mod cli;
+mod deployments;
 mod ecr;
 mod ecs;
 mod elb;
 mod github;
+mod limits;
 mod logs;
 mod s3;
 pub mod world;
@@ -257,14 +259,16 @@ async fn serve(
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request<Body>) -> Response<Body> {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, 16 * 1024 * 1024).await {
-        Ok(b) => b,
-        Err(_) => Bytes::new(),
-    };
+    let body = limits::read(body).await;
     let reply = {
         let mut w = shared.lock();
         w.advance();
-        dispatch(&mut w, &parts.method, &parts.uri, &parts.headers, &body)
+        match &body {
+            limits::RequestBody::Whole(body) => {
+                dispatch(&mut w, &parts.method, &parts.uri, &parts.headers, body)
+            }
+            refused => limits::refuse(&mut w, &parts.method, &parts.uri, &parts.headers, refused),
+        }
     };
     let mut response = Response::builder()
         .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
@@ -334,7 +338,10 @@ fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body
             "method": method.as_str(),
             "path": rest,
             "query": query,
-            "body": serde_json::from_slice::<Value>(body).unwrap_or_else(|_| json!(String::from_utf8_lossy(body))),
+            "body": limits::bounded(
+                serde_json::from_slice::<Value>(body).unwrap_or_else(|_| json!(String::from_utf8_lossy(body))),
+                body,
+            ),
         });
         let op = github::operation(method.as_str(), rest);
         record(w, "github", &op, logged, reply.status);
@@ -365,7 +372,7 @@ fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body
         let form: BTreeMap<String, String> =
             url::form_urlencoded::parse(body).into_owned().collect();
         if let Some(action) = form.get("Action").cloned() {
-            return aws_query(w, &action, form);
+            return aws_query(w, &action, form, body);
         }
     }
     let lowered: BTreeMap<String, String> = headers
@@ -465,8 +472,8 @@ fn aws_json(w: &mut World, target: &str, body: &[u8]) -> Reply {
         }
     };
     let logged = match &parsed {
-        Ok(v) => v.clone(),
-        Err(_) => json!({"raw": String::from_utf8_lossy(body)}),
+        Ok(v) => limits::bounded(v.clone(), body),
+        Err(_) => limits::summary(body),
     };
     let result = if service == "unknown" {
         Err(ApiError::new(
@@ -505,7 +512,7 @@ fn aws_json(w: &mut World, target: &str, body: &[u8]) -> Reply {
     reply
 }
 
-fn aws_query(w: &mut World, action: &str, form: BTreeMap<String, String>) -> Reply {
+fn aws_query(w: &mut World, action: &str, form: BTreeMap<String, String>, body: &[u8]) -> Reply {
     let rid = request_id(w);
     let result = match injected_fault(w, "elbv2") {
         Some(fault) => Err(fault),
@@ -520,7 +527,7 @@ fn aws_query(w: &mut World, action: &str, form: BTreeMap<String, String>) -> Rep
         ),
     };
     let reply = reply.header("x-amzn-requestid", rid);
-    let logged = json!(form);
+    let logged = limits::bounded(json!(form), body);
     record(w, "elbv2", action, logged, reply.status);
     reply
 }
@@ -563,6 +570,7 @@ fn state_json(w: &World) -> Value {
         "tasks": tasks,
         "images": images,
         "workflowRuns": runs,
+        "serviceDeployments": deployments::state_json(w),
     })
 }
 

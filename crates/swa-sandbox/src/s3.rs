@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::api::Reply;
 use crate::elb::escape;
+use crate::limits::MAX_OBJECT_BYTES;
 use crate::world::*;
 
 /// The frontend's bucket, present from the start.
@@ -92,6 +93,31 @@ fn error(status: u16, code: &str, message: &str, resource: &str, request_id: &st
             escape(message),
             escape(resource)
         ),
+    )
+}
+
+/// S3's answer to an object over the size limit (the sandbox's is [`MAX_OBJECT_BYTES`]).
+pub fn entity_too_large(path: &str, proposed: usize, limit: usize, rid: &str) -> Reply {
+    let (_, key) = split(path);
+    Reply::new(
+        400,
+        "application/xml",
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds the maximum allowed size</Message><ProposedSize>{proposed}</ProposedSize><MaxSizeAllowed>{limit}</MaxSizeAllowed><Resource>{}</Resource><RequestId>{rid}</RequestId></Error>",
+            escape(&key)
+        ),
+    )
+}
+
+/// S3's answer to a body shorter than its `Content-Length`.
+pub fn incomplete_body(path: &str, rid: &str) -> Reply {
+    let (_, key) = split(path);
+    error(
+        400,
+        "IncompleteBody",
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        &key,
+        rid,
     )
 }
 
@@ -181,7 +207,7 @@ fn object_headers(mut reply: Reply, o: &Object) -> Reply {
     reply
 }
 
-/// What the call log keeps of an S3 request (never the body).
+/// What the call log keeps of an S3 request: never the body, only its size.
 pub fn logged(req: &Request) -> Value {
     let (bucket, key) = split(req.path);
     let mut v = json!({"bucket": bucket, "key": key, "query": req.query, "size": req.body.len()});
@@ -281,6 +307,9 @@ pub fn handle(w: &mut World, req: &Request) -> Reply {
             } else {
                 req.body.to_vec()
             };
+            if body.len() > MAX_OBJECT_BYTES {
+                return entity_too_large(req.path, body.len(), MAX_OBJECT_BYTES, rid);
+            }
             let etag = format!("\"{}\"", hex::encode(Md5::digest(&body)));
             let content_type = req
                 .headers

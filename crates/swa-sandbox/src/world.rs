@@ -442,6 +442,8 @@ pub struct World {
     pub rate_remaining: i64,
     /// Tasks the scheduler stopped once their targets drained, not yet announced in an event.
     pub drained: Vec<(i64, String)>,
+    /// Service deployments and service revisions.
+    pub history: crate::deployments::History,
 }
 
 pub fn service_behaviour(scenario: &Scenario, new: bool) -> Behaviour {
@@ -493,6 +495,7 @@ impl World {
             frontend_failed_once: false,
             rate_remaining: 5000,
             drained: Vec::new(),
+            history: Default::default(),
         };
         world.seed(start);
         world
@@ -612,6 +615,7 @@ impl World {
             rollout_reason: format!("ECS deployment {id} completed."),
         });
         self.service.last_completed = (id.clone(), td3);
+        crate::deployments::seed(self, &id, deployed_at, deployed_at + 6 * 60 * SECOND);
         let mut started = Vec::new();
         for _ in 0..2 {
             let i = self.create_task(SERVICE_FAMILY, 3, Some(id.clone()), None, deployed_at);
@@ -835,6 +839,16 @@ impl World {
             Behaviour::NoStart
         } else {
             Behaviour::Script
+        };
+        // An image ECR does not hold cannot be pulled, whichever way the task was started.
+        let pullable = td
+            .containers()
+            .iter()
+            .all(|c| crate::ecr::pullable(&self.images, c["image"].as_str().unwrap_or_default()));
+        let behaviour = if pullable {
+            behaviour
+        } else {
+            Behaviour::NoStart
         };
         let slow = if td.new && self.scenario.slow_start {
             4
@@ -1137,14 +1151,17 @@ impl World {
                 self.event(at, "container-exited", format!("{id} exit code {code}"));
             }
             Step::FailToStart => {
-                let t = &mut self.tasks[i];
-                if t.phase != Phase::Pending {
+                if self.tasks[i].phase != Phase::Pending {
                     return;
                 }
+                self.count_failure(i);
+                let images = self.images.clone();
+                let t = &mut self.tasks[i];
                 let image = t
                     .containers
                     .iter()
-                    .find(|c| c.essential)
+                    .find(|c| !crate::ecr::pullable(&images, &c.image))
+                    .or(t.containers.iter().find(|c| c.essential))
                     .or(t.containers.first())
                     .map(|c| c.image.clone())
                     .unwrap_or_default();
@@ -1370,6 +1387,7 @@ impl World {
             self.service.deployments.retain(|d| d.primary);
             self.service.last_completed = (id.clone(), td.clone());
             self.service.steady_reported = false;
+            crate::deployments::completed(self, &id, at);
             self.event(at, "deployment-completed", format!("{id} {td}"));
         }
         if !self.service.steady_reported
@@ -1444,12 +1462,12 @@ impl World {
     }
 
     fn fail_deployment(&mut self, p: usize, at: i64) {
-        let (failed_id, failed_td) = {
+        let (failed_id, failed_td, failures) = {
             let d = &mut self.service.deployments[p];
             d.rollout_state = "FAILED".into();
             d.rollout_reason = "ECS deployment circuit breaker: tasks failed to start.".into();
             d.updated_at = at;
-            (d.id.clone(), d.td_arn.clone())
+            (d.id.clone(), d.td_arn.clone(), d.failed_tasks)
         };
         self.service_event_at(
             at,
@@ -1457,6 +1475,7 @@ impl World {
         );
         self.event(at, "deployment-failed", format!("{failed_id} {failed_td}"));
         if !self.service.rollback {
+            crate::deployments::failed(self, &failed_id, failures, None, at);
             return;
         }
         let (to_id, to_td) = self.service.last_completed.clone();
@@ -1485,6 +1504,7 @@ impl World {
             format!("(service {SERVICE}) (deployment {id}) rolling back to deployment {to_id}."),
         );
         self.event(at, "rollback-started", format!("{id} {to_td}"));
+        crate::deployments::failed(self, &failed_id, failures, Some((&id, &to_id)), at);
     }
 
     /// Creates a new PRIMARY deployment on `td_arn`; the old ones become ACTIVE.
@@ -1509,6 +1529,7 @@ impl World {
         );
         self.service.steady_reported = false;
         self.event(at, "deployment-created", format!("{id} {td_arn}"));
+        crate::deployments::started(self, &id, td_arn, at);
         id
     }
 

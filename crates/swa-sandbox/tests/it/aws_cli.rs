@@ -139,6 +139,67 @@ fn awscli_reads_and_drives_the_sandbox() {
     );
     assert_eq!(services["services"][0]["runningCount"], 2);
 
+    // The forced deployment is the newest service deployment, and it succeeded.
+    let listed = aws(
+        &sandbox,
+        &[
+            &[
+                "ecs",
+                "list-service-deployments",
+                "--service",
+                "startupwebapp-service",
+            ],
+            CLUSTER,
+        ]
+        .concat(),
+    );
+    let newest = &listed["serviceDeployments"][0];
+    assert_eq!(listed["serviceDeployments"].as_array().unwrap().len(), 3);
+    assert_eq!(newest["status"], "SUCCESSFUL");
+    assert!(newest["finishedAt"].as_f64().unwrap() > newest["startedAt"].as_f64().unwrap());
+    let described = aws(
+        &sandbox,
+        &[
+            "ecs",
+            "describe-service-deployments",
+            "--service-deployment-arns",
+            newest["serviceDeploymentArn"].as_str().unwrap(),
+        ],
+    );
+    let d = &described["serviceDeployments"][0];
+    assert_eq!(
+        d["targetServiceRevision"]["arn"],
+        newest["targetServiceRevisionArn"]
+    );
+    assert_eq!(d["targetServiceRevision"]["runningTaskCount"], 2);
+    assert_eq!(
+        d["deploymentCircuitBreaker"]["status"],
+        "MONITORING_COMPLETE"
+    );
+    assert_eq!(
+        d["deploymentConfiguration"]["deploymentCircuitBreaker"]["rollback"],
+        true
+    );
+    let revisions = aws(
+        &sandbox,
+        &[
+            "ecs",
+            "describe-service-revisions",
+            "--service-revision-arns",
+            d["targetServiceRevision"]["arn"].as_str().unwrap(),
+            d["sourceServiceRevisions"][0]["arn"].as_str().unwrap(),
+        ],
+    );
+    // Forced: the same task definition, a new service revision.
+    let tds: Vec<&Value> = revisions["serviceRevisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["taskDefinition"])
+        .collect();
+    let td3 = "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task:3";
+    assert_eq!(tds, [td3, td3]);
+
     let run = aws(
         &sandbox,
         &[&[
@@ -255,4 +316,148 @@ fn awscli_reads_and_drives_the_sandbox() {
         assert_eq!(t["Target"]["Port"], 8000);
         assert!(t["Target"]["Id"].as_str().unwrap().starts_with("10.0."));
     }
+}
+
+#[test]
+fn awscli_reads_a_circuit_breaker_rollback_from_the_service_deployments() {
+    let sandbox = start("crash-loop", 60.0);
+    let current = aws(
+        &sandbox,
+        &[
+            "ecs",
+            "describe-task-definition",
+            "--task-definition",
+            "startupwebapp-service-task:3",
+        ],
+    );
+    let containers = current["taskDefinition"]["containerDefinitions"]
+        .to_string()
+        .replace("startupwebapp:release-3", "startupwebapp:release-4");
+    let registered = aws(
+        &sandbox,
+        &[
+            "ecs",
+            "register-task-definition",
+            "--family",
+            "startupwebapp-service-task",
+            "--network-mode",
+            "awsvpc",
+            "--requires-compatibilities",
+            "FARGATE",
+            "--cpu",
+            "512",
+            "--memory",
+            "1024",
+            "--container-definitions",
+            &containers,
+        ],
+    );
+    let td4 = registered["taskDefinition"]["taskDefinitionArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    aws(
+        &sandbox,
+        &[
+            &[
+                "ecs",
+                "update-service",
+                "--service",
+                "startupwebapp-service",
+                "--task-definition",
+                &td4,
+            ],
+            CLUSTER,
+        ]
+        .concat(),
+    );
+    // Stable again once the rollback to :3 has completed.
+    aws(
+        &sandbox,
+        &[
+            &[
+                "ecs",
+                "wait",
+                "services-stable",
+                "--services",
+                "startupwebapp-service",
+            ],
+            CLUSTER,
+        ]
+        .concat(),
+    );
+    let listed = aws(
+        &sandbox,
+        &[
+            &[
+                "ecs",
+                "list-service-deployments",
+                "--service",
+                "startupwebapp-service",
+                "--status",
+                "ROLLBACK_SUCCESSFUL",
+                "SUCCESSFUL",
+                "--max-results",
+                "2",
+            ],
+            CLUSTER,
+        ]
+        .concat(),
+    );
+    let statuses: Vec<&Value> = listed["serviceDeployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["status"])
+        .collect();
+    assert_eq!(statuses, ["ROLLBACK_SUCCESSFUL", "SUCCESSFUL"]);
+    assert!(listed["nextToken"].is_string(), "{listed}");
+    let failed = &listed["serviceDeployments"][0];
+    let previous = &listed["serviceDeployments"][1];
+    let described = aws(
+        &sandbox,
+        &[
+            "ecs",
+            "describe-service-deployments",
+            "--service-deployment-arns",
+            failed["serviceDeploymentArn"].as_str().unwrap(),
+        ],
+    );
+    let d = &described["serviceDeployments"][0];
+    assert_eq!(d["status"], "ROLLBACK_SUCCESSFUL");
+    assert_eq!(d["deploymentCircuitBreaker"]["status"], "TRIGGERED");
+    assert_eq!(d["deploymentCircuitBreaker"]["threshold"], 3);
+    assert!(
+        d["deploymentCircuitBreaker"]["failureCount"]
+            .as_i64()
+            .unwrap()
+            >= 3
+    );
+    assert_eq!(
+        d["rollback"]["reason"],
+        "ECS deployment circuit breaker: tasks failed to start."
+    );
+    // Rolled back to the revision the previous successful deployment rolled out.
+    assert_eq!(
+        d["rollback"]["serviceRevisionArn"],
+        previous["targetServiceRevisionArn"]
+    );
+    assert!(d["rollback"]["startedAt"].as_f64().unwrap() < d["finishedAt"].as_f64().unwrap());
+    let revisions = aws(
+        &sandbox,
+        &[
+            "ecs",
+            "describe-service-revisions",
+            "--service-revision-arns",
+            d["targetServiceRevision"]["arn"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        revisions["serviceRevisions"][0]["taskDefinition"],
+        td4.as_str()
+    );
+    assert_eq!(
+        revisions["serviceRevisions"][0]["containerImages"][0]["image"],
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-4"
+    );
 }

@@ -1,6 +1,6 @@
 //! The control endpoint over HTTP, as scripts read it.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::start;
 
@@ -60,6 +60,24 @@ async fn the_control_endpoint_shows_calls_timeline_and_state() {
     assert_eq!(state["tasks"].as_array().unwrap().len(), 2);
     assert_eq!(state["taskDefinitions"].as_array().unwrap().len(), 6);
     assert_eq!(state["images"].as_array().unwrap().len(), 4);
+    let td = "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task";
+    let history: Vec<(&Value, &Value, &Value)> = state["serviceDeployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (&d["status"], &d["from"], &d["to"]))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (&json!("SUCCESSFUL"), &json!([]), &json!(format!("{td}:2"))),
+            (
+                &json!("SUCCESSFUL"),
+                &json!([format!("{td}:2")]),
+                &json!(format!("{td}:3"))
+            ),
+        ]
+    );
 
     let timeline: Value = reqwest::get(format!("{base}/_sandbox/timeline"))
         .await

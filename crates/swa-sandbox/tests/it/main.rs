@@ -8,8 +8,11 @@ mod control;
 mod ecs_rollout;
 mod errors;
 mod github_app;
+mod limits;
 mod one_off;
 mod s3;
+mod service_deployments;
+mod validation;
 
 use std::time::{Duration, Instant};
 
