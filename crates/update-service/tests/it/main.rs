@@ -269,7 +269,7 @@ fn a_task_definition_file_is_the_base() {
             "requiresCompatibilities": ["FARGATE"],
             "cpu": "1024",
             "memory": "2048",
-            "containerDefinitions": [{"name": "startupwebapp", "image": "placeholder:1", "essential": true}]
+            "containerDefinitions": [{"name": "startupwebapp", "image": "placeholder:1", "essential": true, "portMappings": [{"containerPort": 8000}]}]
         })
         .to_string(),
     )
