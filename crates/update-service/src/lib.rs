@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use aws_sdk_ecr as ecr;
 use aws_sdk_ecs as ecs;
-use ecs::types::{SortOrder, TaskDefinitionField, TaskDefinitionStatus};
+use ecs::types::TaskDefinitionField;
 use swa_aws::{Aws, error_code, error_text};
 use swa_ecs::{Registration, parse_env_lines, unified_diff};
 use swa_gha::{ActionError, Gha};
@@ -316,6 +316,9 @@ async fn deploy(args: &Args, gha: &Gha, clients: &Clients, plan: Plan) -> Result
             args.service,
             revision_label(&target_arn)
         ));
+        for warning in concurrent_updates(&service, updated.service(), &target_arn) {
+            gha.warning(warning);
+        }
     } else {
         gha.notice(format!(
             "{} already runs this task definition ({}); nothing was registered or deployed",
@@ -407,6 +410,44 @@ async fn describe_service(
             format!("names `{service}`, which is not a service of cluster `{cluster}` ({reason})"),
         )
     })
+}
+
+/// What a person must know when this update met another: a rollout it replaced before it
+/// finished (whoever watches that one will see it superseded), and a PRIMARY deployment right
+/// after the update that is not this update's own (another update landed at the same time).
+fn concurrent_updates(
+    before: &ecs::types::Service,
+    after: Option<&ecs::types::Service>,
+    target_arn: &str,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let in_flight = before.deployments().iter().find(|d| {
+        d.status() == Some("PRIMARY")
+            && d.rollout_state() == Some(&ecs::types::DeploymentRolloutState::InProgress)
+    });
+    if let Some(d) = in_flight {
+        warnings.push(format!(
+            "this update replaces deployment {} ({}), which was still rolling out; a wait-healthy watching it reports `superseded`",
+            d.id().unwrap_or_default(),
+            revision_label(d.task_definition().unwrap_or_default())
+        ));
+    }
+    let primary = after.and_then(|s| {
+        s.deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+    });
+    if let Some(p) = primary
+        && p.task_definition().is_some_and(|td| td != target_arn)
+    {
+        warnings.push(format!(
+            "right after this update the service's PRIMARY deployment is {} running {}, not {}: another update changed the service at the same time",
+            p.id().unwrap_or_default(),
+            revision_label(p.task_definition().unwrap_or_default()),
+            revision_label(target_arn)
+        ));
+    }
+    warnings
 }
 
 fn primary_deployment(service: &ecs::types::Service) -> Option<String> {
@@ -511,50 +552,30 @@ async fn deploy_revision(
     })
 }
 
-/// The revision the service ran before its current one: the older deployment's when a rollout
-/// is in progress, otherwise the newest ACTIVE revision of the family below the current one.
+/// The revision to go back to: the target of the service's most recent SUCCESSFUL deployment
+/// whose revision is not the one it runs now, from ECS's own deployment history. After a
+/// circuit-breaker rollback from :4 to :3 that is :2 (the failed :4 never succeeded).
 async fn previous_revision(
     ecs: &ecs::Client,
     service: &ecs::types::Service,
 ) -> Result<String, ActionError> {
     let current = service.task_definition().unwrap_or_default();
-    if let Some(older) = service
-        .deployments()
-        .iter()
-        .filter(|d| d.status() != Some("PRIMARY"))
-        .filter_map(|d| d.task_definition())
-        .find(|td| *td != current)
-    {
-        return Ok(older.to_string());
+    let cluster = service.cluster_arn().unwrap_or_default();
+    let name = service.service_name().unwrap_or_default();
+    let found = swa_ecs::last_successful_other_than(ecs, cluster, name, current)
+        .await
+        .map_err(|e| ActionError::failed(e.to_string()))?;
+    match found {
+        Some(previous) => Ok(previous.task_definition_arn),
+        None => Err(ActionError::input(
+            "revision",
+            format!(
+                "is `previous`, but service `{name}` has no successful deployment of a revision other than the one it runs now ({}); name the revision to deploy, such as `{}`",
+                revision_label(current),
+                revision_label(current)
+            ),
+        )),
     }
-    let (family, number) = revision_label(current)
-        .rsplit_once(':')
-        .and_then(|(f, n)| Some((f.to_string(), n.parse::<i64>().ok()?)))
-        .ok_or_else(|| ActionError::failed(format!("cannot read the revision of `{current}`")))?;
-    let mut pages = ecs
-        .list_task_definitions()
-        .family_prefix(&family)
-        .status(TaskDefinitionStatus::Active)
-        .sort(SortOrder::Desc)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            ActionError::failed(format!("ListTaskDefinitions failed: {}", error_text(&e)))
-        })?;
-        for arn in page.task_definition_arns() {
-            let Some((f, n)) = revision_label(arn).rsplit_once(':') else {
-                continue;
-            };
-            if f == family && n.parse::<i64>().is_ok_and(|n| n < number) {
-                return Ok(arn.clone());
-            }
-        }
-    }
-    Err(ActionError::input(
-        "revision",
-        format!("is `previous`, but family `{family}` has no ACTIVE revision before {number}"),
-    ))
 }
 
 /// Renders the new task definition from the base, registers it when it differs from the
@@ -671,14 +692,18 @@ mod tests {
     use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
     use ecr::operation::describe_images::{DescribeImagesError, DescribeImagesOutput};
     use ecr::types::ImageDetail;
+    use ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput;
     use ecs::operation::describe_services::DescribeServicesOutput;
     use ecs::operation::describe_task_definition::{
         DescribeTaskDefinitionError, DescribeTaskDefinitionOutput,
     };
-    use ecs::operation::list_task_definitions::ListTaskDefinitionsOutput;
+    use ecs::operation::list_service_deployments::ListServiceDeploymentsOutput;
     use ecs::operation::register_task_definition::RegisterTaskDefinitionOutput;
     use ecs::operation::update_service::UpdateServiceOutput;
-    use ecs::types::{ContainerDefinition, Deployment, KeyValuePair, Service, Tag, TaskDefinition};
+    use ecs::types::{
+        ContainerDefinition, Deployment, KeyValuePair, Service, ServiceDeploymentBrief,
+        ServiceDeploymentStatus, ServiceRevision, Tag, TaskDefinition,
+    };
     use swa_gha::{Env, ExitKind};
 
     macro_rules! client {
@@ -771,13 +796,34 @@ mod tests {
                         .build(),
                 )
             });
-            let list = mock!(ecs::Client::list_task_definitions).then_output(|| {
-                ListTaskDefinitionsOutput::builder()
-                    .task_definition_arns(format!("{TD}:3"))
-                    .task_definition_arns(format!("{TD}:2"))
-                    .task_definition_arns(format!("{TD}:1"))
+            // The history: :2 then :3 deployed successfully; :4 was rolled back.
+            let list = mock!(ecs::Client::list_service_deployments).then_output(|| {
+                let brief = |n: i64| {
+                    ServiceDeploymentBrief::builder()
+                        .service_deployment_arn(format!("sd-{n}"))
+                        .target_service_revision_arn(format!("rev-{n}"))
+                        .status(ServiceDeploymentStatus::Successful)
+                        .finished_at(aws_smithy_types::DateTime::from_secs(n * 100))
+                        .build()
+                };
+                ListServiceDeploymentsOutput::builder()
+                    .service_deployments(brief(3))
+                    .service_deployments(brief(2))
                     .build()
             });
+            let revisions =
+                mock!(ecs::Client::describe_service_revisions).then_compute_output(|r| {
+                    let mut out = DescribeServiceRevisionsOutput::builder();
+                    for arn in r.service_revision_arns() {
+                        out = out.service_revisions(
+                            ServiceRevision::builder()
+                                .service_revision_arn(arn)
+                                .task_definition(format!("{TD}:{}", arn.trim_start_matches("rev-")))
+                                .build(),
+                        );
+                    }
+                    out.build()
+                });
             let register = mock!(ecs::Client::register_task_definition).then_output(|| {
                 RegisterTaskDefinitionOutput::builder()
                     .task_definition(td(4))
@@ -818,7 +864,9 @@ mod tests {
                 )
             });
             World {
-                ecs: vec![describe, definition, missing, list, register, update],
+                ecs: vec![
+                    describe, definition, missing, list, register, update, revisions,
+                ],
                 ecr: vec![images, no_image],
             }
         }
@@ -994,10 +1042,37 @@ mod tests {
         assert!(result.is_ok(), "{result:?}\n{log}");
         assert_eq!(world.register().num_calls(), 0);
         assert_eq!(world.update().num_calls(), 1);
-        assert_eq!(world.ecs[3].num_calls(), 1, "ListTaskDefinitions");
+        assert_eq!(world.ecs[3].num_calls(), 1, "ListServiceDeployments");
+        assert_eq!(world.ecs[6].num_calls(), 1, "DescribeServiceRevisions");
         assert_eq!(world.ecr[0].num_calls(), 1, "the image of :2 was checked");
         assert!(
             log.contains(&format!("output task-definition-arn={TD}:2")),
+            "{log}"
+        );
+    }
+
+    #[tokio::test]
+    async fn previous_with_no_other_successful_revision_is_bad_input_and_changes_nothing() {
+        let mut world = World::new();
+        // The history holds only deployments of :3, the revision the service runs.
+        world.ecs[3] = mock!(ecs::Client::list_service_deployments).then_output(|| {
+            ListServiceDeploymentsOutput::builder()
+                .service_deployments(
+                    ServiceDeploymentBrief::builder()
+                        .service_deployment_arn("sd-3")
+                        .target_service_revision_arn("rev-3")
+                        .status(ServiceDeploymentStatus::Successful)
+                        .build(),
+                )
+                .build()
+        });
+        let (result, log) = world.run(&[("revision", "previous")]).await;
+        let err = result.expect_err("nothing to go back to");
+        assert_eq!(err.kind(), ExitKind::BadInput);
+        insta::assert_snapshot!(err.to_string(), @"");
+        assert_eq!(
+            world.register().num_calls() + world.update().num_calls(),
+            0,
             "{log}"
         );
     }

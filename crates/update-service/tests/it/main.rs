@@ -293,3 +293,60 @@ fn a_task_definition_file_is_the_base() {
     );
 }
 mod inputs;
+
+/// After the circuit breaker rolled :4 back to :3, `previous` is :2 (the newest successful
+/// deployment of another revision), never the :4 that failed.
+#[test]
+fn previous_after_a_rollback_is_the_last_good_revision_not_the_failed_one() {
+    let sandbox = sandbox("crash-loop");
+    let deploy = run(&sandbox, &[("image", &format!("{REPO}:release-4"))]);
+    assert_eq!(deploy.code, 0, "{}", deploy.log);
+    assert_eq!(deploy.outputs["task-definition-arn"], format!("{TD}:4"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let state = sandbox.state();
+        let rolled_back = state["serviceDeployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["status"] == "ROLLBACK_SUCCESSFUL");
+        if rolled_back {
+            assert_eq!(state["service"]["taskDefinition"], format!("{TD}:3"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rollback: {state:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let rollback = run(&sandbox, &[("revision", "previous")]);
+    assert_eq!(rollback.code, 0, "{}", rollback.log);
+    assert_eq!(rollback.outputs["task-definition-arn"], format!("{TD}:2"));
+    assert_eq!(
+        rollback.outputs["previous-task-definition-arn"],
+        format!("{TD}:3")
+    );
+}
+
+/// A second update while the first still rolls out says that it replaces it.
+#[test]
+fn an_update_that_replaces_a_rollout_in_flight_says_so() {
+    let sandbox = sandbox("healthy");
+    let first = run(&sandbox, &[("image", &format!("{REPO}:release-4"))]);
+    assert_eq!(first.code, 0, "{}", first.log);
+    assert!(
+        !first.log.contains("::warning::"),
+        "the first update replaced nothing: {}",
+        first.log
+    );
+    let second = run(&sandbox, &[("revision", &format!("{TD}:2"))]);
+    assert_eq!(second.code, 0, "{}", second.log);
+    let warnings: Vec<String> = second
+        .log
+        .lines()
+        .filter(|l| l.starts_with("::warning::"))
+        .map(|l| l.replace(first.output("deployment-id"), "[first deployment]"))
+        .collect();
+    insta::assert_snapshot!(warnings.join("\n"), @"");
+}
