@@ -147,3 +147,58 @@ async fn a_failed_answer_is_inert_in_the_log_and_escaped_in_the_summary() {
     let failed: Vec<&str> = run.log.lines().filter(|l| l.starts_with("✗")).collect();
     insta::assert_snapshot!(failed.join("\n"));
 }
+
+#[tokio::test]
+async fn redirects_are_followed_as_browsers_do_and_a_loop_ends() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/login"))
+        .respond_with(ResponseTemplate::new(303).insert_header("location", "/home"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/home"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("welcome"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/loop"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/loop"))
+        .expect(6)
+        .mount(&server)
+        .await;
+    let checks = "
+- name: login
+  path: /login
+  method: POST
+  body: {username: smoke}
+  expect-body: welcome
+- name: loop
+  path: /loop
+";
+    let run = run_step(
+        BIN,
+        &[
+            ("base-url", &server.uri()),
+            ("checks", checks),
+            ("retries", "0"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    let report: serde_json::Value = serde_json::from_str(run.output("report")).unwrap();
+    assert_eq!(report["checks"][0]["passed"], true, "{report}");
+    assert_eq!(report["checks"][1]["reason"], "too many redirects");
+    assert_eq!(report["checks"][1]["status"], 302);
+    let home = server.received_requests().await.unwrap();
+    let home = home.iter().find(|r| r.url.path() == "/home").unwrap();
+    assert!(home.body.is_empty());
+    assert!(
+        !home.headers.contains_key("content-type"),
+        "{:?}",
+        home.headers
+    );
+}
