@@ -15,6 +15,13 @@ use crate::checks::{Body, Check, is_secret_header, shown_url};
 /// Redirects followed before a check fails with "too many redirects".
 const MAX_REDIRECTS: usize = 5;
 
+/// How much of a failed check's last answer the log shows.
+const BODY_LINES: usize = 40;
+const BODY_CHARS: usize = 4000;
+
+/// Why a try failed, and the body of the answer when one came.
+type Verdict = Result<(), (String, Option<String>)>;
+
 pub struct Settings {
     pub retries: u32,
     pub retry_delay: Duration,
@@ -106,7 +113,7 @@ async fn run_one(
                     reason: None,
                 };
             }
-            Err(reason) if attempt < tries => {
+            Err((reason, _)) if attempt < tries => {
                 gha.info(format!(
                     "{}: try {attempt} of {tries} failed ({}); trying again in {}",
                     Foreign(&check.name),
@@ -115,12 +122,17 @@ async fn run_one(
                 ));
                 tokio::time::sleep(settings.retry_delay).await;
             }
-            Err(reason) => {
+            Err((reason, body)) => {
                 gha.info(format!(
                     "✗ {}: {} (after {attempt} tries)",
                     Foreign(&check.name),
                     Foreign(&reason)
                 ));
+                if let Some(body) = body.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+                    gha.group_start(&format!("The last answer to {}", Foreign(&check.name)));
+                    gha.foreign_block(&head(body));
+                    gha.group_end();
+                }
                 return CheckResult {
                     name: check.name.clone(),
                     method: check.method.to_string(),
@@ -229,17 +241,17 @@ async fn try_once(
     http: &reqwest::Client,
     check: &Check,
     gha: &Gha,
-) -> (Option<u16>, Duration, Result<(), String>) {
+) -> (Option<u16>, Duration, Verdict) {
     let started = Instant::now();
     let mut hop = match Hop::first(check) {
         Ok(hop) => hop,
-        Err(reason) => return (None, started.elapsed(), Err(reason)),
+        Err(reason) => return (None, started.elapsed(), Err((reason, None))),
     };
     let mut redirects = 0;
     let response = loop {
         let response = match hop.send(http).send().await {
             Ok(r) => r,
-            Err(e) => return (None, started.elapsed(), Err(transport_reason(&e))),
+            Err(e) => return (None, started.elapsed(), Err((transport_reason(&e), None))),
         };
         mask_cookies(gha, &response);
         let status = response.status();
@@ -263,22 +275,61 @@ async fn try_once(
             return (
                 Some(status.as_u16()),
                 started.elapsed(),
-                Err("too many redirects".into()),
+                Err(("too many redirects".into(), None)),
             );
         }
         redirects += 1;
         hop = match hop.follow(status, &location) {
             Ok(next) => next,
-            Err(reason) => return (Some(status.as_u16()), started.elapsed(), Err(reason)),
+            Err(reason) => {
+                return (
+                    Some(status.as_u16()),
+                    started.elapsed(),
+                    Err((reason, None)),
+                );
+            }
         };
     };
     let status = response.status().as_u16();
     let body = match response.bytes().await {
         Ok(b) => b,
-        Err(e) => return (Some(status), started.elapsed(), Err(transport_reason(&e))),
+        Err(e) => {
+            return (
+                Some(status),
+                started.elapsed(),
+                Err((transport_reason(&e), None)),
+            );
+        }
     };
     let latency = started.elapsed();
-    (Some(status), latency, judge(check, status, &body, latency))
+    let verdict = judge(check, status, &body, latency)
+        .map_err(|reason| (reason, Some(String::from_utf8_lossy(&body).into_owned())));
+    (Some(status), latency, verdict)
+}
+
+/// The first [`BODY_LINES`] lines and [`BODY_CHARS`] characters of a body, saying what was left
+/// out.
+fn head(body: &str) -> String {
+    let total = body.lines().count();
+    let mut out = String::new();
+    let mut room = BODY_CHARS;
+    for (n, line) in body.lines().enumerate() {
+        if n == BODY_LINES || room == 0 {
+            out.push_str(&format!("… ({} more lines)", total - n));
+            return out;
+        }
+        let count = line.chars().count();
+        if count > room {
+            out.extend(line.chars().take(room));
+            out.push_str("…\n");
+            room = 0;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+            room -= count;
+        }
+    }
+    out
 }
 
 fn transport_reason(e: &reqwest::Error) -> String {
@@ -422,6 +473,22 @@ pub fn report(gha: &Gha, results: &[CheckResult]) -> Result<(), ActionError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_head_of_a_body_says_what_was_left_out() {
+        assert_eq!(head("a\nb\n"), "a\nb\n");
+        let many: String = (1..=50).map(|n| format!("{n}\n")).collect();
+        assert!(
+            head(&many).ends_with("40\n… (10 more lines)"),
+            "{}",
+            head(&many)
+        );
+        let long = format!("{}\nnext\n", "x".repeat(5000));
+        assert_eq!(
+            head(&long),
+            format!("{}…\n… (1 more lines)", "x".repeat(4000))
+        );
+    }
 
     #[test]
     fn json_subsets_name_where_they_differ() {
