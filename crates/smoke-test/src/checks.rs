@@ -114,7 +114,7 @@ pub fn parse_checks(text: &str, base_url: Option<&str>) -> Result<Vec<Check>, Ac
     let specs: Vec<CheckSpec> = serde_yaml_ng::from_str(text).map_err(|e| {
         ActionError::input(
             "checks",
-            format!("is not a list of checks: {}", yaml_error(&e.to_string())),
+            format!("is not a list of checks: {}", yaml_error(&e)),
         )
     })?;
     if specs.is_empty() {
@@ -142,9 +142,88 @@ pub fn parse_checks(text: &str, base_url: Option<&str>) -> Result<Vec<Check>, Ac
     Ok(checks)
 }
 
-/// serde names the unknown key as `unknown field `x``; say it in the input's own words.
-fn yaml_error(text: &str) -> String {
-    text.replace("unknown field", "unknown key")
+/// What is wrong with the YAML, where, and under which key, but never the value: serde's own
+/// messages quote it (`invalid type: string "Authorization: Bearer …"`), and the text may be a
+/// file that is not a list of checks at all.
+fn yaml_error(error: &serde_yaml_ng::Error) -> String {
+    let at = error
+        .location()
+        .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+        .unwrap_or_default();
+    let text = error.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(end) if error.location().is_some() => &text[..end],
+        _ => text.as_str(),
+    };
+    const HEADS: &[&str] = &[
+        "invalid type: ",
+        "invalid value: ",
+        "invalid length ",
+        "unknown field ",
+        "missing field ",
+        "duplicate field ",
+        "data did not match any variant",
+    ];
+    let Some((start, head)) = HEADS
+        .iter()
+        .filter_map(|head| text.find(head).map(|i| (i, *head)))
+        .min_by_key(|(i, _)| *i)
+    else {
+        // A YAML syntax error: libyaml names the problem, not the text.
+        return if text.contains(['"', '`', '\'']) {
+            format!("it is not valid YAML{at}")
+        } else {
+            format!("{text}{at}")
+        };
+    };
+    let key = text[..start]
+        .strip_suffix(": ")
+        .map(where_in_checks)
+        .unwrap_or_else(|| "the document ".to_string());
+    let message = &text[start..];
+    let problem = match head {
+        "invalid type: " | "invalid value: " => {
+            let rest = &message[head.len()..];
+            let (found, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, "?"));
+            // `string "…"`, `integer `5``, `map`: the kind, without the value.
+            let kind = found.split(['"', '`']).next().unwrap_or_default().trim();
+            format!("is {} {kind}, expected {expected}", article(kind))
+        }
+        "unknown field " => format!(
+            "has an {}",
+            message.replacen("unknown field", "unknown key", 1)
+        ),
+        _ => message.to_string(),
+    };
+    let problem = if problem.contains('"') {
+        "does not have the form of a list of checks".to_string()
+    } else {
+        problem
+    };
+    format!("{key}{problem}{at}")
+}
+
+/// serde_yaml's path (`.[0].headers`) in the input's words (`check 1 `headers` `).
+fn where_in_checks(path: &str) -> String {
+    let path = path.trim_start_matches('.');
+    let check = path
+        .strip_prefix('[')
+        .and_then(|p| p.split_once(']'))
+        .and_then(|(n, rest)| Some((n.parse::<usize>().ok()? + 1, rest)));
+    match check {
+        Some((n, "")) => format!("check {n} "),
+        Some((n, rest)) => format!("check {n} `{}` ", rest.trim_start_matches('.')),
+        None if path.is_empty() => "the document ".to_string(),
+        None => format!("`{path}` "),
+    }
+}
+
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 fn build(n: usize, spec: CheckSpec, base_url: Option<&str>) -> Result<Check, ActionError> {
@@ -160,23 +239,23 @@ fn build(n: usize, spec: CheckSpec, base_url: Option<&str>) -> Result<Check, Act
         .unwrap_or("GET")
         .trim()
         .to_ascii_uppercase();
+    let unknown_method = || {
+        bad("has an unknown `method`; use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS".into())
+    };
     let method = match method_text.as_str() {
         "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => {
-            Method::from_bytes(method_text.as_bytes())
-                .map_err(|_| bad(format!("has an unknown method `{method_text}`")))?
+            Method::from_bytes(method_text.as_bytes()).map_err(|_| unknown_method())?
         }
-        other => {
-            return Err(bad(format!(
-                "has an unknown method `{other}`; use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS"
-            )));
-        }
+        _ => return Err(unknown_method()),
     };
     let (url, shown) = match (&spec.path, &spec.url) {
         (Some(_), Some(_)) => return Err(bad("has both `path` and `url`; give one".into())),
         (None, None) => return Err(bad("has neither `path` nor `url`".into())),
         (Some(path), None) => {
             if !path.starts_with('/') {
-                return Err(bad(format!("has `path: {path}`, which must start with /")));
+                return Err(bad(
+                    "has a `path` that does not start with /; it must start with /".into(),
+                ));
             }
             let Some(base) = base_url else {
                 return Err(ActionError::input(
@@ -187,14 +266,14 @@ fn build(n: usize, spec: CheckSpec, base_url: Option<&str>) -> Result<Check, Act
             (join(base, path), path.clone())
         }
         (None, Some(url)) => {
-            check_url(url).map_err(|e| bad(format!("has `url: {url}`, which {e}")))?;
+            check_url(url).map_err(|e| bad(format!("has a `url` that {e}")))?;
             (url.clone(), url.clone())
         }
     };
     let mut headers = Vec::new();
     for (name, value) in &spec.headers {
         let header_name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| bad(format!("has a header name `{name}` that HTTP cannot carry")))?;
+            .map_err(|_| bad("has a header name in `headers` that HTTP cannot carry".into()))?;
         let mut header_value = HeaderValue::from_str(value).map_err(|_| {
             // The value may be a secret: name the header only.
             bad(format!(
@@ -216,9 +295,10 @@ fn build(n: usize, spec: CheckSpec, base_url: Option<&str>) -> Result<Check, Act
         Some(StatusSpec::Many(list)) => list,
     };
     if expect_status.is_empty() || expect_status.iter().any(|s| !(100..=599).contains(s)) {
-        return Err(bad(format!(
-            "has `expect-status: {expect_status:?}`; give an HTTP status (100-599) or a list of them"
-        )));
+        return Err(bad(
+            "has an `expect-status` that is not an HTTP status; give one (100-599) or a list of them"
+                .into(),
+        ));
     }
     let expect_body = match &spec.expect_body {
         None => None,
@@ -338,7 +418,10 @@ mod tests {
             text.starts_with("input `checks` is not a list of checks: "),
             "{text}"
         );
-        assert!(text.contains("unknown key `expect_status`"), "{text}");
+        assert!(
+            text.contains("check 1 has an unknown key `expect_status`, expected one of `name`"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -69,8 +69,7 @@ fn inputs(args: &Args, gha: &Gha) -> Result<Vec<Check>, ActionError> {
         .map(str::trim)
         .filter(|s| !s.is_empty());
     if let Some(base) = base_url {
-        checks::check_url(base)
-            .map_err(|e| ActionError::input("base-url", format!("`{base}` {e}")))?;
+        checks::check_url(base).map_err(|e| ActionError::input("base-url", e))?;
     }
     if args.request_timeout.is_zero() {
         return Err(ActionError::input(

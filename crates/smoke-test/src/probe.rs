@@ -3,13 +3,24 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{CONTENT_TYPE, HeaderValue, SET_COOKIE, USER_AGENT};
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION, SET_COOKIE, USER_AGENT};
+use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde_json::Value;
-use swa_gha::{ActionError, Gha, format_duration};
+use swa_gha::{ActionError, Foreign, Gha, format_duration, md};
 use tokio::sync::Semaphore;
 
-use crate::checks::{Body, Check, shown_url};
+use crate::checks::{Body, Check, is_secret_header, shown_url};
+
+/// Redirects followed before a check fails with "too many redirects".
+const MAX_REDIRECTS: usize = 5;
+
+/// How much of a failed check's last answer the log shows.
+const BODY_LINES: usize = 40;
+const BODY_CHARS: usize = 4000;
+
+/// Why a try failed, and the body of the answer when one came.
+type Verdict = Result<(), (String, Option<String>)>;
 
 pub struct Settings {
     pub retries: u32,
@@ -42,7 +53,9 @@ pub async fn run_all(
     let http = reqwest::Client::builder()
         .timeout(settings.request_timeout)
         .connect_timeout(settings.request_timeout)
-        .redirect(reqwest::redirect::Policy::limited(5))
+        // Redirects are followed here, not by reqwest, which forwards headers such as
+        // `X-Api-Key` to another origin.
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let settings = Arc::new(settings);
     let gate = Arc::new(Semaphore::new(settings.concurrency.max(1)));
@@ -86,7 +99,7 @@ async fn run_one(
             Ok(()) => {
                 gha.info(format!(
                     "✓ {}: {} in {latency_ms} ms",
-                    check.name,
+                    Foreign(&check.name),
                     status.map(|s| s.to_string()).unwrap_or_default()
                 ));
                 return CheckResult {
@@ -100,19 +113,26 @@ async fn run_one(
                     reason: None,
                 };
             }
-            Err(reason) if attempt < tries => {
+            Err((reason, _)) if attempt < tries => {
                 gha.info(format!(
-                    "{}: try {attempt} of {tries} failed ({reason}); trying again in {}",
-                    check.name,
+                    "{}: try {attempt} of {tries} failed ({}); trying again in {}",
+                    Foreign(&check.name),
+                    Foreign(&reason),
                     format_duration(settings.retry_delay)
                 ));
                 tokio::time::sleep(settings.retry_delay).await;
             }
-            Err(reason) => {
+            Err((reason, body)) => {
                 gha.info(format!(
-                    "✗ {}: {reason} (after {attempt} tries)",
-                    check.name
+                    "✗ {}: {} (after {attempt} tries)",
+                    Foreign(&check.name),
+                    Foreign(&reason)
                 ));
+                if let Some(body) = body.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+                    gha.group_start(&format!("The last answer to {}", Foreign(&check.name)));
+                    gha.foreign_block(&head(body));
+                    gha.group_end();
+                }
                 return CheckResult {
                     name: check.name.clone(),
                     method: check.method.to_string(),
@@ -128,38 +148,83 @@ async fn run_one(
     }
 }
 
-/// One request and its verdict: the status, the latency, and why it failed.
-async fn try_once(
-    http: &reqwest::Client,
-    check: &Check,
-    gha: &Gha,
-) -> (Option<u16>, Duration, Result<(), String>) {
-    let mut request = http.request(check.method.clone(), &check.url).header(
-        USER_AGENT,
-        concat!("swa-actions-smoke-test/", env!("CARGO_PKG_VERSION")),
-    );
-    let has_content_type = check.headers.iter().any(|(n, _)| n == CONTENT_TYPE);
-    for (name, value) in &check.headers {
-        request = request.header(name.clone(), value.clone());
-    }
-    match &check.body {
-        Some(Body::Text(text)) => request = request.body(text.clone()),
-        Some(Body::Json(value)) => {
-            if !has_content_type {
-                request =
-                    request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+/// One request of a check: where it goes, with what.
+struct Hop {
+    method: Method,
+    url: Url,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Option<String>,
+}
+
+impl Hop {
+    fn first(check: &Check) -> Result<Hop, String> {
+        let url = Url::parse(&check.url).map_err(|_| "the URL is not valid".to_string())?;
+        let mut headers = check.headers.clone();
+        let body = match &check.body {
+            Some(Body::Text(text)) => Some(text.clone()),
+            Some(Body::Json(value)) => {
+                if !headers.iter().any(|(n, _)| n == CONTENT_TYPE) {
+                    headers.push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
+                }
+                Some(value.to_string())
             }
-            request = request.body(value.to_string());
-        }
-        None => {}
+            None => None,
+        };
+        Ok(Hop {
+            method: check.method.clone(),
+            url,
+            headers,
+            body,
+        })
     }
-    let started = Instant::now();
-    let response = match request.send().await {
-        Ok(r) => r,
-        Err(e) => return (None, started.elapsed(), Err(transport_reason(&e))),
-    };
-    let status = response.status().as_u16();
-    // A session cookie the system hands out is a secret too.
+
+    fn send(&self, http: &reqwest::Client) -> reqwest::RequestBuilder {
+        let mut request = http.request(self.method.clone(), self.url.clone()).header(
+            USER_AGENT,
+            concat!("swa-actions-smoke-test/", env!("CARGO_PKG_VERSION")),
+        );
+        for (name, value) in &self.headers {
+            request = request.header(name.clone(), value.clone());
+        }
+        if let Some(body) = &self.body {
+            request = request.body(body.clone());
+        }
+        request
+    }
+
+    /// The request a redirect answer leads to, as browsers make it: 303 (and 301/302 after a
+    /// POST) becomes a GET without a body; secret headers ([`is_secret_header`]) are not sent
+    /// to another origin (scheme, host and port), there or anywhere after.
+    fn follow(self, status: StatusCode, location: &str) -> Result<Hop, String> {
+        let url = self
+            .url
+            .join(location)
+            .map_err(|_| format!("answered {status} with a Location that is not a URL"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "answered {status} with a Location that is not http(s)"
+            ));
+        }
+        let mut next = self;
+        if url.origin() != next.url.origin() {
+            next.headers
+                .retain(|(name, _)| !is_secret_header(name.as_str()));
+        }
+        let to_get = status == StatusCode::SEE_OTHER
+            || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
+                && next.method == Method::POST);
+        if to_get && next.method != Method::HEAD {
+            next.method = Method::GET;
+            next.body = None;
+            next.headers.retain(|(name, _)| name != CONTENT_TYPE);
+        }
+        next.url = url;
+        Ok(next)
+    }
+}
+
+/// A session cookie the system hands out is a secret too.
+fn mask_cookies(gha: &Gha, response: &reqwest::Response) {
     for cookie in response.headers().get_all(SET_COOKIE) {
         if let Ok(text) = cookie.to_str()
             && let Some((_, value)) = text.split(';').next().and_then(|p| p.split_once('='))
@@ -168,12 +233,103 @@ async fn try_once(
             gha.add_mask(value);
         }
     }
+}
+
+/// One try of a check (its redirects followed) and its verdict: the status, the latency, and
+/// why it failed.
+async fn try_once(
+    http: &reqwest::Client,
+    check: &Check,
+    gha: &Gha,
+) -> (Option<u16>, Duration, Verdict) {
+    let started = Instant::now();
+    let mut hop = match Hop::first(check) {
+        Ok(hop) => hop,
+        Err(reason) => return (None, started.elapsed(), Err((reason, None))),
+    };
+    let mut redirects = 0;
+    let response = loop {
+        let response = match hop.send(http).send().await {
+            Ok(r) => r,
+            Err(e) => return (None, started.elapsed(), Err((transport_reason(&e), None))),
+        };
+        mask_cookies(gha, &response);
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        let redirect = matches!(
+            status,
+            StatusCode::MOVED_PERMANENTLY
+                | StatusCode::FOUND
+                | StatusCode::SEE_OTHER
+                | StatusCode::TEMPORARY_REDIRECT
+                | StatusCode::PERMANENT_REDIRECT
+        );
+        let Some(location) = location.filter(|_| redirect) else {
+            break response;
+        };
+        if redirects == MAX_REDIRECTS {
+            return (
+                Some(status.as_u16()),
+                started.elapsed(),
+                Err(("too many redirects".into(), None)),
+            );
+        }
+        redirects += 1;
+        hop = match hop.follow(status, &location) {
+            Ok(next) => next,
+            Err(reason) => {
+                return (
+                    Some(status.as_u16()),
+                    started.elapsed(),
+                    Err((reason, None)),
+                );
+            }
+        };
+    };
+    let status = response.status().as_u16();
     let body = match response.bytes().await {
         Ok(b) => b,
-        Err(e) => return (Some(status), started.elapsed(), Err(transport_reason(&e))),
+        Err(e) => {
+            return (
+                Some(status),
+                started.elapsed(),
+                Err((transport_reason(&e), None)),
+            );
+        }
     };
     let latency = started.elapsed();
-    (Some(status), latency, judge(check, status, &body, latency))
+    let verdict = judge(check, status, &body, latency)
+        .map_err(|reason| (reason, Some(String::from_utf8_lossy(&body).into_owned())));
+    (Some(status), latency, verdict)
+}
+
+/// The first [`BODY_LINES`] lines and [`BODY_CHARS`] characters of a body, saying what was left
+/// out.
+fn head(body: &str) -> String {
+    let total = body.lines().count();
+    let mut out = String::new();
+    let mut room = BODY_CHARS;
+    for (n, line) in body.lines().enumerate() {
+        if n == BODY_LINES || room == 0 {
+            out.push_str(&format!("… ({} more lines)", total - n));
+            return out;
+        }
+        let count = line.chars().count();
+        if count > room {
+            out.extend(line.chars().take(room));
+            out.push_str("…\n");
+            room = 0;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+            room -= count;
+        }
+    }
+    out
 }
 
 fn transport_reason(e: &reqwest::Error) -> String {
@@ -181,8 +337,6 @@ fn transport_reason(e: &reqwest::Error) -> String {
         "no answer within request-timeout".into()
     } else if e.is_connect() {
         "could not connect".into()
-    } else if e.is_redirect() {
-        "too many redirects".into()
     } else {
         "the connection failed".into()
     }
@@ -280,24 +434,26 @@ pub fn report(gha: &Gha, results: &[CheckResult]) -> Result<(), ActionError> {
     // Outputs are not masked by the runner's file: mask here.
     gha.set_output("report", &gha.mask(&report.to_string()))?;
 
-    let mut md = format!("### Smoke test: {passed} passed, {failed} failed\n\n");
-    md.push_str(
+    let mut summary = format!("### Smoke test: {passed} passed, {failed} failed\n\n");
+    summary.push_str(
         "| Check | Result | Status | Latency | Tries | Reason |\n|---|---|---|---|---|---|\n",
     );
     for r in results {
-        md.push_str(&format!(
+        summary.push_str(&format!(
             "| {} | {} | {} | {} ms | {} | {} |\n",
-            cell(&r.name),
+            md::text(&r.name),
             if r.passed { "✅ passed" } else { "❌ failed" },
             r.status
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "-".into()),
             r.latency_ms,
             r.attempts,
-            cell(r.reason.as_deref().unwrap_or(""))
+            md::text(r.reason.as_deref().unwrap_or(""))
         ));
     }
-    gha.summary(&md)?;
+    // A blank line ends the table, so whatever a later step appends renders on its own.
+    summary.push('\n');
+    gha.summary(&summary)?;
     if failed == 0 {
         return Ok(());
     }
@@ -313,14 +469,26 @@ pub fn report(gha: &Gha, results: &[CheckResult]) -> Result<(), ActionError> {
     )))
 }
 
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_head_of_a_body_says_what_was_left_out() {
+        assert_eq!(head("a\nb\n"), "a\nb\n");
+        let many: String = (1..=50).map(|n| format!("{n}\n")).collect();
+        assert!(
+            head(&many).ends_with("40\n… (10 more lines)"),
+            "{}",
+            head(&many)
+        );
+        let long = format!("{}\nnext\n", "x".repeat(5000));
+        assert_eq!(
+            head(&long),
+            format!("{}…\n… (1 more lines)", "x".repeat(4000))
+        );
+    }
 
     #[test]
     fn json_subsets_name_where_they_differ() {

@@ -2,7 +2,7 @@
 //!
 //! - [`Registration`]: a task definition as RegisterTaskDefinition takes it, built from a
 //!   DescribeTaskDefinition result or a JSON file, rendered to the request the service receives,
-//!   and diffed.
+//!   and diffed; [`redacted_diff`] is the diff a deploy may print ([`redact`] says what it hides).
 //! - [`StoppedTask`]: why a task stopped (stop code, reason, each container's exit code and
 //!   reason) in words a person can act on.
 //! - [`log_location`] and [`tail`]: the CloudWatch Logs stream of a task's container and its last
@@ -16,6 +16,7 @@ mod codec;
 mod history;
 mod image;
 mod logs;
+pub mod redact;
 mod stopped;
 mod taskdef;
 
@@ -24,8 +25,8 @@ pub use image::{EcrRepo, ImageRef, resolve_digest};
 pub use logs::{LogLocation, LogTailError, NoLogLocation, log_location, tail, task_id};
 pub use stopped::{ContainerExit, StoppedTask};
 pub use taskdef::{
-    ContainerChoiceError, READ_ONLY_FIELDS, REGISTRABLE_FIELDS, Registration, RenderError,
-    parse_env_lines, unified_diff,
+    Change, ContainerChoiceError, READ_ONLY_FIELDS, REGISTRABLE_FIELDS, Registration, RenderError,
+    parse_env_lines, redacted_diff, unified_diff,
 };
 
 use aws_sdk_cloudwatchlogs as cwlogs;

@@ -291,12 +291,10 @@ impl Registration {
         Ok(value)
     }
 
-    /// The canonical JSON, pretty-printed with two-space indents.
+    /// The canonical JSON, pretty-printed with two-space indents. It holds every value as it
+    /// is: print [`redacted_diff`] instead.
     pub async fn pretty(&self) -> Result<String, RenderError> {
-        let value = self.canonical_json().await?;
-        let mut text = serde_json::to_string_pretty(&value)?;
-        text.push('\n');
-        Ok(text)
+        pretty_json(&self.canonical_json().await?)
     }
 }
 
@@ -349,6 +347,43 @@ fn is_empty(value: &Value) -> bool {
     }
 }
 
+/// How a new registration differs from the running one, in a form safe to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Whether the two registrations differ at all (a change in values the diff does not
+    /// show counts).
+    pub changed: bool,
+    /// A unified diff of the two canonical renderings, with every value that must not be
+    /// printed redacted ([`crate::redact`]); empty when they are equal.
+    pub diff: String,
+}
+
+/// The change from `old` to `new`, redacted for printing.
+pub async fn redacted_diff(
+    old: &Registration,
+    new: &Registration,
+    old_label: &str,
+    new_label: &str,
+) -> Result<Change, RenderError> {
+    let old = old.canonical_json().await?;
+    let new = new.canonical_json().await?;
+    let changed = old != new;
+    let (old_shown, new_shown) = crate::redact::redact_pair(&old, &new);
+    let diff = unified_diff(
+        &pretty_json(&old_shown)?,
+        &pretty_json(&new_shown)?,
+        old_label,
+        new_label,
+    );
+    Ok(Change { changed, diff })
+}
+
+fn pretty_json(value: &Value) -> Result<String, RenderError> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    Ok(text)
+}
+
 /// A unified diff of two renderings (`pretty` texts); empty when they are equal.
 pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> String {
     if old == new {
@@ -362,7 +397,8 @@ pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> S
 }
 
 /// Parses `KEY=value` lines (blank lines and `#` comments skipped; the value may contain `=`
-/// and be empty). The error names the line that is wrong.
+/// and be empty). The error names the line that is wrong by its number, never by its text
+/// (which may hold a value).
 pub fn parse_env_lines(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut vars: Vec<(String, String)> = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -372,7 +408,7 @@ pub fn parse_env_lines(text: &str) -> Result<Vec<(String, String)>, String> {
         }
         let Some((key, value)) = line.split_once('=') else {
             return Err(format!(
-                "has line {} `{line}` without `=`; write KEY=value lines",
+                "has line {} without `=`; write KEY=value lines",
                 index + 1
             ));
         };
@@ -382,7 +418,7 @@ pub fn parse_env_lines(text: &str) -> Result<Vec<(String, String)>, String> {
             && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return Err(format!(
-                "has line {} with the variable name `{key}`; use letters, digits and `_`, not starting with a digit",
+                "has line {} whose variable name is not valid; use letters, digits and `_`, not starting with a digit",
                 index + 1
             ));
         }
@@ -553,9 +589,11 @@ mod tests {
             ]
         ));
         assert!(!new.set_image("worker", "x"));
-        let old_text = base.pretty().await.expect("renders");
-        let new_text = new.pretty().await.expect("renders");
-        let diff = unified_diff(&old_text, &new_text, "revision 3", "new revision");
+        let change = redacted_diff(&base, &new, "revision 3", "new revision")
+            .await
+            .expect("renders");
+        assert!(change.changed);
+        let diff = change.diff;
         let changed: Vec<&str> = diff
             .lines()
             .filter(|l| {
@@ -569,18 +607,62 @@ mod tests {
             vec![
                 r#"-      "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-3","#,
                 r#"+      "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp@sha256:abc","#,
-                r#"-          "value": "3""#,
-                r#"+          "value": "4""#,
+                r#"-          "value": "<redacted>""#,
+                r#"+          "value": "<redacted, changed>""#,
                 r#"+        },"#,
                 r#"+        {"#,
                 r#"+          "name": "RELEASE","#,
-                r#"+          "value": "release-4""#,
+                r#"+          "value": "<redacted, added>""#,
             ],
             "{diff}"
         );
         assert!(
             diff.starts_with("--- revision 3\n+++ new revision\n"),
             "{diff}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_only_in_a_redacted_value_still_counts_and_shows_no_value() {
+        let (definition, tags) = described();
+        let base = Registration::from_described(&definition, &tags);
+        let mut new = base.clone();
+        new.upsert_environment(
+            "startupwebapp",
+            &[(
+                "DATABASE_URL".into(),
+                "postgres://app:PASSWORD@db/app".into(),
+            )],
+        );
+        let mut newer = new.clone();
+        newer.upsert_environment(
+            "startupwebapp",
+            &[(
+                "DATABASE_URL".into(),
+                "postgres://app:PASSWORD2@db/app".into(),
+            )],
+        );
+        let change = redacted_diff(&new, &newer, "a", "b")
+            .await
+            .expect("renders");
+        assert!(change.changed);
+        assert!(!change.diff.contains("PASSWORD"), "{}", change.diff);
+        assert!(
+            change
+                .diff
+                .contains("+          \"value\": \"<redacted, changed>\""),
+            "{}",
+            change.diff
+        );
+        let same = redacted_diff(&new, &new.clone(), "a", "b")
+            .await
+            .expect("renders");
+        assert_eq!(
+            same,
+            Change {
+                changed: false,
+                diff: String::new()
+            }
         );
     }
 
@@ -645,9 +727,12 @@ mod tests {
                 ("EMPTY".to_string(), String::new()),
             ]
         );
-        let err = parse_env_lines("A=1\nNOPE\n").expect_err("no =");
-        assert!(err.contains("line 2 `NOPE`"), "{err}");
-        let err = parse_env_lines("1A=x").expect_err("bad name");
-        assert!(err.contains("`1A`"), "{err}");
+        let err = parse_env_lines("A=1\nDATABASE_URL postgres://u:PASSWORD@h\n").expect_err("no =");
+        assert_eq!(err, "has line 2 without `=`; write KEY=value lines");
+        let err = parse_env_lines("postgres://u:PASSWORD@h=x").expect_err("bad name");
+        assert_eq!(
+            err,
+            "has line 1 whose variable name is not valid; use letters, digits and `_`, not starting with a digit"
+        );
     }
 }

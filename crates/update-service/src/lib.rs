@@ -11,8 +11,8 @@ use aws_sdk_ecr as ecr;
 use aws_sdk_ecs as ecs;
 use ecs::types::TaskDefinitionField;
 use swa_aws::{Aws, error_code, error_text};
-use swa_ecs::{Registration, parse_env_lines, unified_diff};
-use swa_gha::{ActionError, Gha};
+use swa_ecs::{Change, Registration, parse_env_lines, redacted_diff};
+use swa_gha::{ActionError, Foreign, Gha, md};
 
 pub use swa_ecs::{EcrRepo, ImageRef};
 
@@ -168,6 +168,9 @@ async fn check_inputs(args: &Args, gha: &Gha) -> Result<Plan, ActionError> {
         if is_secret_name(key) {
             gha.add_mask(value);
         }
+        for password in url_passwords(value) {
+            gha.add_mask(password);
+        }
     }
     let base_file = match &args.task_definition {
         Some(path) => {
@@ -228,6 +231,21 @@ fn is_secret_name(key: &str) -> bool {
     .any(|w| upper.contains(w))
 }
 
+/// The passwords of the URLs in `text` (`postgres://app:pw@db` -> `pw`).
+fn url_passwords(text: &str) -> Vec<&str> {
+    text.split("://")
+        .skip(1)
+        .filter_map(|tail| {
+            let end = tail
+                .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+                .unwrap_or(tail.len());
+            let (userinfo, _) = tail[..end].rsplit_once('@')?;
+            let (_, password) = userinfo.split_once(':')?;
+            (password.len() >= 4).then_some(password)
+        })
+        .collect()
+}
+
 /// `arn:…:task-definition/family:3` -> `family:3`.
 pub fn revision_label(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
@@ -255,8 +273,8 @@ async fn deploy(args: &Args, gha: &Gha, clients: &Clients, plan: Plan) -> Result
     let current_arn = service.task_definition().unwrap_or_default().to_string();
     gha.info(format!(
         "Service {} runs {}",
-        service.service_name().unwrap_or(&args.service),
-        revision_label(&current_arn)
+        Foreign(service.service_name().unwrap_or(&args.service)),
+        Foreign(revision_label(&current_arn))
     ));
 
     let outcome = match &plan.revision {
@@ -312,9 +330,10 @@ async fn deploy(args: &Args, gha: &Gha, clients: &Clients, plan: Plan) -> Result
             .and_then(primary_deployment)
             .unwrap_or_default();
         gha.info(format!(
-            "Updated {} to {}: deployment {deployment_id}",
-            args.service,
-            revision_label(&target_arn)
+            "Updated {} to {}: deployment {}",
+            Foreign(&args.service),
+            Foreign(revision_label(&target_arn)),
+            Foreign(&deployment_id)
         ));
         for warning in concurrent_updates(&service, updated.service(), &target_arn) {
             gha.warning(warning);
@@ -333,27 +352,29 @@ async fn deploy(args: &Args, gha: &Gha, clients: &Clients, plan: Plan) -> Result
     gha.set_output("image", &image)?;
 
     let mut summary = format!(
-        "### update-service: {}\n\n| | |\n|---|---|\n| Cluster | `{}` |\n| Previous revision | `{}` |\n| New revision | {} |\n| Image | `{}` |\n| Deployment | {} |\n",
-        args.service,
-        args.cluster,
-        revision_label(&current_arn),
+        "### update-service: {}\n\n| | |\n|---|---|\n| Cluster | {} |\n| Previous revision | {} |\n| New revision | {} |\n| Image | {} |\n| Deployment | {} |\n",
+        md::text(&args.service),
+        md::code(&args.cluster),
+        md::code(revision_label(&current_arn)),
         if target_arn.is_empty() {
             "(not registered: dry run)".to_string()
         } else {
-            format!("`{}`", revision_label(&target_arn))
+            md::code(revision_label(&target_arn))
         },
-        image,
+        md::code(&image),
         if args.dry_run {
             "none (dry run)".to_string()
         } else if deploy {
-            format!("`{deployment_id}`")
+            md::code(&deployment_id)
         } else {
             "none (nothing changed)".to_string()
         },
     );
     if !diff.is_empty() {
+        // Blank lines around the HTML block, or GitHub renders what follows it as HTML too.
         summary.push_str(&format!(
-            "\n<details><summary>Task definition changes</summary>\n\n```diff\n{diff}```\n</details>\n"
+            "\n<details><summary>Task definition changes</summary>\n\n{}\n</details>\n\n",
+            md::fenced("diff", &diff)
         ));
     }
     gha.summary(&summary)?;
@@ -531,14 +552,19 @@ async fn deploy_revision(
                         format!("names `{target_arn}`, whose container `{container}` image {e}"),
                     )
                 })?;
-            gha.info(format!("{container}: {uri} is in ECR ({digest})"));
+            gha.info(format!(
+                "{}: {} is in ECR ({})",
+                Foreign(&container),
+                Foreign(&uri),
+                Foreign(&digest)
+            ));
         }
         images.push(uri);
     }
     gha.info(format!(
         "Deploying {} as it is (the service runs {})",
-        revision_label(&target_arn),
-        revision_label(current_arn)
+        Foreign(revision_label(&target_arn)),
+        Foreign(revision_label(current_arn))
     ));
     let changed = target_arn != current_arn;
     if !changed {
@@ -612,7 +638,11 @@ async fn deploy_changes(
                     .await
                     .map_err(|e| ActionError::input("image", e))?;
                 if args.pin_digest {
-                    gha.info(format!("{image} is {digest}"));
+                    gha.info(format!(
+                        "{} is {}",
+                        Foreign(&image.to_string()),
+                        Foreign(&digest)
+                    ));
                     image.pinned(&digest)
                 } else {
                     image.to_string()
@@ -632,24 +662,23 @@ async fn deploy_changes(
     if !plan.env.is_empty() {
         new.upsert_environment(&container, &plan.env);
     }
-    let old_text = current.pretty().await?;
-    let new_text = new.pretty().await?;
-    let diff = unified_diff(
-        &old_text,
-        &new_text,
+    let Change { changed, diff } = redacted_diff(
+        &current,
+        &new,
         &format!("{} (running)", revision_label(current_arn)),
         &format!("new (from {base_label})"),
-    );
+    )
+    .await?;
     let image = new
         .images()
         .into_iter()
         .find(|(name, _)| *name == container)
         .map(|(_, image)| image)
         .unwrap_or_default();
-    if diff.is_empty() {
+    if !changed {
         gha.info(format!(
             "The task definition is unchanged from {}; nothing to register",
-            revision_label(current_arn)
+            Foreign(revision_label(current_arn))
         ));
         return Ok(Outcome {
             target_arn: current_arn.to_string(),
@@ -658,9 +687,13 @@ async fn deploy_changes(
             diff,
         });
     }
-    gha.group_start("Task definition changes");
-    gha.info(diff.trim_end());
-    gha.group_end();
+    if diff.is_empty() {
+        gha.info("The task definition changed only in values that are not shown");
+    } else {
+        gha.group_start("Task definition changes");
+        gha.foreign_block(&diff);
+        gha.group_end();
+    }
     if args.dry_run {
         return Ok(Outcome {
             target_arn: String::new(),
@@ -677,7 +710,10 @@ async fn deploy_changes(
         .and_then(|t| t.task_definition_arn())
         .unwrap_or_default()
         .to_string();
-    gha.info(format!("Registered {}", revision_label(&target_arn)));
+    gha.info(format!(
+        "Registered {}",
+        Foreign(revision_label(&target_arn))
+    ));
     Ok(Outcome {
         target_arn,
         image,
@@ -941,7 +977,7 @@ mod tests {
         // Only the mask command itself carries the value, for the runner.
         assert_eq!(log.matches("hunter22").count(), 1, "{log}");
         assert!(log.starts_with("::add-mask::hunter22\n"), "{log}");
-        assert!(log.contains("\"value\": \"***\""), "{log}");
+        assert!(log.contains("\"value\": \"<redacted, added>\""), "{log}");
     }
 
     #[tokio::test]
@@ -1109,7 +1145,7 @@ mod tests {
             ),
             (
                 &[("environment-variables", "JUSTAKEY")],
-                "input `environment-variables` has line 1 `JUSTAKEY` without `=`",
+                "input `environment-variables` has line 1 without `=`",
             ),
             (
                 &[("task-definition", "/nonexistent/td.json")],

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod parsers;
+mod redact;
 mod sandbox;
 
 use std::time::Duration;
@@ -11,7 +12,7 @@ use swa_testing::run_step;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const BIN: &str = env!("CARGO_BIN_EXE_smoke-test");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_smoke-test");
 
 fn report(run: &swa_testing::StepRun) -> Value {
     serde_json::from_str(run.output("report")).unwrap()
@@ -90,7 +91,11 @@ async fn an_unhealthy_answer_fails_with_the_reason() {
         "{}",
         run.summary
     );
-    assert!(run.summary.contains(reason), "{}", run.summary);
+    assert!(
+        run.summary.contains(&swa_gha::md::text(reason)),
+        "{}",
+        run.summary
+    );
     assert_eq!(
         run.errors(),
         [format!(

@@ -111,7 +111,7 @@ fn a_new_image_is_pinned_registered_and_deployed() {
     assert!(run.summary.contains("```diff"), "{}", run.summary);
     assert!(
         run.summary
-            .contains("| Previous revision | `startupwebapp-service-task:3` |"),
+            .contains("| Previous revision | <code>startupwebapp-service-task:3</code> |"),
         "{}",
         run.summary
     );
@@ -349,4 +349,119 @@ fn an_update_that_replaces_a_rollout_in_flight_says_so() {
         .map(|l| l.replace(first.output("deployment-id"), "[first deployment]"))
         .collect();
     insta::assert_snapshot!(warnings.join("\n"), @"");
+
+/// The summary from the changes block to its end.
+fn diff_section(summary: &str) -> &str {
+    let start = summary.find("\n<details>").unwrap_or(summary.len());
+    &summary[start..]
+}
+
+#[test]
+fn environment_values_from_an_earlier_deploy_are_never_printed() {
+    let password = "Pa55w0rdFromAnEarlierDeploy";
+    let sandbox = sandbox("healthy");
+    let earlier = run(
+        &sandbox,
+        &[
+            ("image", &format!("{REPO}:release-4")),
+            (
+                "environment-variables",
+                &format!("DJANGO_DEBUG=false\nDATABASE_URL=postgres://app:{password}@db/app"),
+            ),
+        ],
+    );
+    assert_eq!(earlier.code, 0, "{}", earlier.log);
+    earlier.assert_secret_hidden(password);
+
+    // An unrelated deploy: the value comes from the running revision, not from an input.
+    let later = run(
+        &sandbox,
+        &[
+            ("image", &format!("{REPO}:release-3")),
+            ("environment-variables", "RELEASE=release-3"),
+        ],
+    );
+    assert_eq!(later.code, 0, "{}", later.log);
+    later.assert_secret_hidden(password);
+    assert!(
+        !later.log.contains("add-mask"),
+        "the value is hidden by redaction, not by a mask:\n{}",
+        later.log
+    );
+    insta::assert_snapshot!(diff_section(&later.summary));
+}
+
+#[test]
+fn url_credentials_are_hidden_even_in_a_variable_whose_value_is_shown() {
+    let sandbox = sandbox("healthy");
+    let run = run(
+        &sandbox,
+        &[
+            ("image", &format!("{REPO}:release-4")),
+            (
+                "environment-variables",
+                "CACHE_HOST=redis://default:Red1sCacheSecret@cache:6379\nDJANGO_DEBUG=true",
+            ),
+            ("dry-run", "true"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(mutating(&sandbox).is_empty(), "{:?}", mutating(&sandbox));
+    run.assert_secret_hidden("Red1sCacheSecret");
+    let changes: Vec<&str> = diff_section(&run.summary)
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+        .collect();
+    insta::assert_snapshot!(changes.join("\n"));
+}
+
+#[test]
+fn foreign_text_in_the_diff_is_inert_in_the_log_and_the_summary() {
+    let sandbox = sandbox("healthy");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("task-definition.json");
+    std::fs::write(
+        &path,
+        serde_json::json!({
+            "family": "startupwebapp-service-task",
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": "512",
+            "memory": "1024",
+            "containerDefinitions": [{
+                "name": "startupwebapp",
+                "image": "placeholder:1",
+                "essential": true,
+                "command": ["::add-mask::x", "##[set-output name=result]ok", "a | <b>bold</b>\n::error::y", "```"]
+            }]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let run = run(
+        &sandbox,
+        &[
+            ("task-definition", path.to_str().unwrap()),
+            ("image", &format!("{REPO}:release-4")),
+            ("dry-run", "true"),
+        ],
+    );
+    // The step's log was read as the runner reads it (swa-testing's check_commands): nothing in
+    // it acted as a command.
+    assert_eq!(run.code, 0, "{}", run.log);
+    let command: Vec<&str> = diff_section(&run.summary)
+        .lines()
+        .filter(|l| {
+            l.starts_with("```")
+                || l.starts_with("+      \"command\"")
+                || l.starts_with("+        \"")
+        })
+        .collect();
+    insta::assert_snapshot!(command.join("\n"));
+    assert!(
+        diff_section(&run.summary).starts_with("\n<details>"),
+        "{}",
+        run.summary
+    );
+    assert!(run.summary.ends_with("</details>\n\n"), "{}", run.summary);
 }
