@@ -132,45 +132,40 @@ async fn deploy_into(
                 ));
                 (run, 1)
             }
-            Next::Rerun(previous) => {
-                match within(deadline, gh.rerun_failed_jobs(&c.repo, previous.id))
-                    .await
-                    .ok_or_else(|| out_of_time(c, "asking for a re-run"))?
-                {
-                    Ok(()) => {
-                        gha.info(format!(
-                            "Re-running the failed jobs of run {} (attempt {number} of {}): {}",
-                            previous.id,
-                            c.attempts,
-                            Foreign(&previous.html_url)
-                        ));
-                        let correlation_id = attempts
-                            .last()
-                            .map(|a| a.correlation_id.clone())
-                            .unwrap_or_default();
-                        attempts.push(Attempt {
-                            how: How::Rerun,
-                            correlation_id,
-                            run: Some(previous.clone()),
-                            conclusion: None,
-                            started: Instant::now(),
-                            took: None,
-                        });
-                        let min = previous.attempt() + 1;
-                        (previous, min)
-                    }
-                    Err(e) if matches!(e.status(), Some(403 | 404 | 409 | 422)) => {
-                        gha.warning(format!(
-                            "GitHub refused to re-run run {} ({}); dispatching again",
-                            previous.id,
-                            Foreign(e.message().unwrap_or("no reason given"))
-                        ));
-                        next = Next::Dispatch;
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
+            Next::Rerun(previous) => match rerun(&gh, c, gha, &previous, deadline).await? {
+                Ok(()) => {
+                    gha.info(format!(
+                        "Re-running the failed jobs of run {} (attempt {number} of {}): {}",
+                        previous.id,
+                        c.attempts,
+                        Foreign(&previous.html_url)
+                    ));
+                    let correlation_id = attempts
+                        .last()
+                        .map(|a| a.correlation_id.clone())
+                        .unwrap_or_default();
+                    attempts.push(Attempt {
+                        how: How::Rerun,
+                        correlation_id,
+                        run: Some(previous.clone()),
+                        conclusion: None,
+                        started: Instant::now(),
+                        took: None,
+                    });
+                    let min = previous.attempt() + 1;
+                    (previous, min)
                 }
-            }
+                Err(e) if matches!(e.status(), Some(403 | 404 | 409 | 422)) => {
+                    gha.warning(format!(
+                        "GitHub refused to re-run run {} ({}); dispatching again",
+                        previous.id,
+                        Foreign(e.message().unwrap_or("no reason given"))
+                    ));
+                    next = Next::Dispatch;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         if let Some(current) = attempts.last_mut() {
             current.run = Some(run.clone());
@@ -306,6 +301,42 @@ fn not_found(c: &Checked, correlation_id: &str, sent: Instant, last_seen: &str) 
         format_duration(sent.elapsed()),
         Foreign(&c.event_type)
     ))
+}
+
+/// Asks for a re-run of the run's failed jobs. After an unclear answer (5xx, none), the run is
+/// read: a new attempt means GitHub took the request, which is then not sent again.
+async fn rerun(
+    gh: &GitHub,
+    c: &Checked,
+    gha: &Gha,
+    previous: &WorkflowRun,
+    deadline: Instant,
+) -> Result<Result<(), GithubError>, ActionError> {
+    let sends = gh.policy().max_attempts.max(1);
+    let mut send = 1;
+    loop {
+        let answer = within(deadline, gh.rerun_failed_jobs(&c.repo, previous.id))
+            .await
+            .ok_or_else(|| out_of_time(c, "asking for a re-run"))?;
+        let e = match answer {
+            Err(e) if e.may_have_acted() => e,
+            other => return Ok(other),
+        };
+        gha.warning(format!(
+            "{}; reading run {} to see whether GitHub re-ran it all the same",
+            Foreign(&e.to_string()),
+            previous.id
+        ));
+        if let Some(Ok(now)) = within(deadline, gh.get_run(&c.repo, previous.id)).await
+            && now.attempt() > previous.attempt()
+        {
+            return Ok(Ok(()));
+        }
+        if send >= sends || Instant::now() >= deadline {
+            return Ok(Err(e));
+        }
+        send += 1;
+    }
 }
 
 /// Looks for the run named with the correlation id, created at or after `since` by GitHub's

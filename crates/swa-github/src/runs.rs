@@ -152,9 +152,11 @@ impl GitHub {
     }
 
     /// `POST /repos/{owner}/{repo}/actions/runs/{id}/rerun-failed-jobs`: a new attempt of the
-    /// same run, with only its failed jobs (and those depending on them).
+    /// same run, with only its failed jobs (and those depending on them). Sent with
+    /// [`GitHub::send_once`], as a dispatch is: after an unclear answer, the run's attempt number
+    /// tells whether GitHub took it.
     pub async fn rerun_failed_jobs(&self, repo: &Repo, id: u64) -> Result<(), GithubError> {
-        self.send(
+        self.send_once(
             Method::POST,
             &format!("/repos/{repo}/actions/runs/{id}/rerun-failed-jobs"),
             &[],

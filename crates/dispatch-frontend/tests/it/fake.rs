@@ -47,6 +47,8 @@ pub struct State {
     /// Dispatches that are accepted (the run starts) but answered with this, in turn: a 502
     /// from a proxy that lost GitHub's answer.
     pub accepted_but: VecDeque<ResponseTemplate>,
+    /// Re-runs that are accepted (a new attempt starts) but answered with this, in turn.
+    pub rerun_accepted_but: VecDeque<ResponseTemplate>,
     /// Appended to each run's name and URL, as a hostile or broken API might send them.
     pub title_suffix: String,
     pub url_suffix: String,
@@ -270,7 +272,9 @@ impl Respond for Fake {
                 run.polls = 0;
                 run.script_index = next;
                 s.attempts_started += 1;
-                ResponseTemplate::new(201).set_body_json(json!({}))
+                s.rerun_accepted_but
+                    .pop_front()
+                    .unwrap_or_else(|| ResponseTemplate::new(201).set_body_json(json!({})))
             }
             _ => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
         }

@@ -152,3 +152,24 @@ async fn run_names_and_urls_from_the_api_are_shown_inert_and_escaped() {
     Frontend ref <code>fedcba9876543210fedcba9876543210fedcba98</code>, backend commit `0123456789abcdef0123456789abcdef01234567`, correlation id `[correlation-id]`.
     ");
 }
+
+#[tokio::test]
+async fn a_re_run_github_took_but_answered_502_is_not_asked_again() {
+    let fake = Fake::new(&["failure", "success"]);
+    fake.with(|s| s.rerun_accepted_but.push_back(ResponseTemplate::new(502)));
+    let server = serve(&fake).await;
+    let token = "ghp_rerunAcceptedToken0000000000023";
+    let run = dispatch(&server, token, &[], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(fake.count("rerun"), 1, "{:?}", fake.requests());
+    assert_eq!(fake.count("dispatch"), 1, "{:?}", fake.requests());
+    assert_eq!(run.output("run-id"), "5000");
+    assert_eq!(run.output("attempts"), "2");
+    insta::assert_snapshot!(
+        lines_with(&run.log, &["::warning::POST", "Re-running"]),
+        @r"
+    ::warning::POST /repos/org/startupwebapp-frontend/actions/runs/5000/rerun-failed-jobs: GitHub answered 502 (no message) after 1 attempt(s); reading run 5000 to see whether GitHub re-ran it all the same
+    Re-running the failed jobs of run 5000 (attempt 2 of 3): https://github.com/org/startupwebapp-frontend/actions/runs/5000
+    "
+    );
+}
