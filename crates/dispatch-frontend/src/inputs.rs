@@ -24,6 +24,9 @@ pub struct Checked {
     pub workflow: Option<String>,
     pub timeout: Duration,
     pub attempts: u32,
+    /// How long to look for the run of a dispatch GitHub may have accepted (it answered 5xx,
+    /// or not at all) before dispatching again.
+    pub dispatch_grace: Duration,
     pub api_url: String,
     /// Between two looks at the run: `SWA_POLL_INTERVAL`, else 5s.
     pub poll: Duration,
@@ -51,6 +54,16 @@ pub fn check(args: &Args, env: &Env) -> Result<Checked, ActionError> {
         .map_err(|e| ActionError::input("repository", format!("is {e}")))?;
 
     let event_type = args.event_type.trim().to_string();
+    if let Some(at) = event_type.chars().position(char::is_control) {
+        return Err(ActionError::input(
+            "event-type",
+            format!(
+                "has a control character (a line break, tab or the like) at character {}; an \
+                 event type is one line of text",
+                at + 1
+            ),
+        ));
+    }
     if event_type.is_empty() || event_type.chars().count() > MAX_EVENT_TYPE {
         return Err(ActionError::input(
             "event-type",
@@ -176,6 +189,7 @@ pub fn check(args: &Args, env: &Env) -> Result<Checked, ActionError> {
         workflow,
         timeout: args.timeout,
         attempts: args.attempts,
+        dispatch_grace: args.dispatch_grace,
         api_url,
         poll: poll.max(Duration::from_millis(10)),
     })

@@ -53,6 +53,11 @@ pub struct Args {
     /// Runs in all (first run, re-runs and new dispatches), 1 to 10.
     #[arg(long, default_value = "3", value_parser = clap::value_parser!(u32).range(1..=10))]
     pub attempts: u32,
+    /// When a dispatch gets no clear answer (GitHub answered 5xx, or the connection dropped),
+    /// GitHub may still have accepted it: the action looks this long for the run it started
+    /// before it dispatches again (with the same correlation id).
+    #[arg(long, value_parser = swa_gha::parse_duration, default_value = "1m")]
+    pub dispatch_grace: Duration,
     /// The GitHub API base URL; default GITHUB_API_URL, else https://api.github.com.
     #[arg(long)]
     pub api_url: Option<String>,

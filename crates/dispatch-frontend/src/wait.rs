@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use swa_gha::{ActionError, Gha, format_duration};
+use swa_gha::{ActionError, Foreign, Gha, format_duration, md};
 use swa_github::{GitHub, GithubError, RunFilter, WorkflowRun};
 use time::OffsetDateTime;
 
@@ -98,71 +98,76 @@ async fn deploy_into(
         let (run, min_attempt) = match next {
             Next::Dispatch => {
                 let correlation_id = uuid::Uuid::new_v4().to_string();
-                let mut payload = c.payload.clone();
-                payload.insert(
-                    "correlation_id".into(),
-                    Value::String(correlation_id.clone()),
-                );
                 gha.info(format!(
                     "Dispatching `{}` to {} (attempt {number} of {}), correlation id {correlation_id}",
-                    c.event_type, c.repo, c.attempts
+                    Foreign(&c.event_type),
+                    c.repo,
+                    c.attempts
                 ));
-                let dispatched = within(
-                    deadline,
-                    gh.dispatch(&c.repo, &c.event_type, &Value::Object(payload)),
-                )
-                .await
-                .ok_or_else(|| out_of_time(c, "dispatching"))?
-                .map_err(|e| dispatch_error(e, c))?;
+                let started = Instant::now();
+                let sent = send_dispatch(&gh, c, gha, &correlation_id, deadline).await?;
                 attempts.push(Attempt {
                     how: How::Dispatch,
                     correlation_id: correlation_id.clone(),
                     run: None,
                     conclusion: None,
-                    started: Instant::now(),
+                    started,
                     took: None,
                 });
-                let run = locate(&gh, c, gha, &correlation_id, dispatched, deadline).await?;
-                gha.info(format!("Found run {}: {}", run.id, run.html_url));
+                let run = match sent {
+                    Sent::Found(run) => run,
+                    Sent::Accepted(since) => {
+                        match find_run(&gh, c, gha, &correlation_id, since, deadline).await? {
+                            Ok(run) => run,
+                            Err(last_seen) => {
+                                return Err(not_found(c, &correlation_id, started, &last_seen));
+                            }
+                        }
+                    }
+                    Sent::Unconfirmed(error) => return Err(error),
+                };
+                gha.info(format!(
+                    "Found run {} ({}): {}",
+                    run.id,
+                    Foreign(run.display_title.as_deref().unwrap_or("")),
+                    Foreign(&run.html_url)
+                ));
                 (run, 1)
             }
-            Next::Rerun(previous) => {
-                match within(deadline, gh.rerun_failed_jobs(&c.repo, previous.id))
-                    .await
-                    .ok_or_else(|| out_of_time(c, "asking for a re-run"))?
-                {
-                    Ok(()) => {
-                        gha.info(format!(
-                            "Re-running the failed jobs of run {} (attempt {number} of {}): {}",
-                            previous.id, c.attempts, previous.html_url
-                        ));
-                        let correlation_id = attempts
-                            .last()
-                            .map(|a| a.correlation_id.clone())
-                            .unwrap_or_default();
-                        attempts.push(Attempt {
-                            how: How::Rerun,
-                            correlation_id,
-                            run: Some(previous.clone()),
-                            conclusion: None,
-                            started: Instant::now(),
-                            took: None,
-                        });
-                        let min = previous.attempt() + 1;
-                        (previous, min)
-                    }
-                    Err(e) if matches!(e.status(), Some(403 | 404 | 409 | 422)) => {
-                        gha.warning(format!(
-                            "GitHub refused to re-run run {} ({}); dispatching again",
-                            previous.id,
-                            e.message().unwrap_or("no reason given")
-                        ));
-                        next = Next::Dispatch;
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
+            Next::Rerun(previous) => match rerun(&gh, c, gha, &previous, deadline).await? {
+                Ok(()) => {
+                    gha.info(format!(
+                        "Re-running the failed jobs of run {} (attempt {number} of {}): {}",
+                        previous.id,
+                        c.attempts,
+                        Foreign(&previous.html_url)
+                    ));
+                    let correlation_id = attempts
+                        .last()
+                        .map(|a| a.correlation_id.clone())
+                        .unwrap_or_default();
+                    attempts.push(Attempt {
+                        how: How::Rerun,
+                        correlation_id,
+                        run: Some(previous.clone()),
+                        conclusion: None,
+                        started: Instant::now(),
+                        took: None,
+                    });
+                    let min = previous.attempt() + 1;
+                    (previous, min)
                 }
-            }
+                Err(e) if matches!(e.status(), Some(403 | 404 | 409 | 422)) => {
+                    gha.warning(format!(
+                        "GitHub refused to re-run run {} ({}); dispatching again",
+                        previous.id,
+                        Foreign(e.message().unwrap_or("no reason given"))
+                    ));
+                    next = Next::Dispatch;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         if let Some(current) = attempts.last_mut() {
             current.run = Some(run.clone());
@@ -179,45 +184,182 @@ async fn deploy_into(
             current.run = Some(done.clone());
         }
         if conclusion == "success" {
-            gha.info(format!("Run {} succeeded: {}", done.id, done.html_url));
+            gha.info(format!(
+                "Run {} succeeded: {}",
+                done.id,
+                Foreign(&done.html_url)
+            ));
             return Ok(());
         }
         if RETRIED.contains(&conclusion.as_str()) && number < c.attempts {
             gha.warning(format!(
-                "Run {} ended `{conclusion}` (attempt {number} of {}): {}",
-                done.id, c.attempts, done.html_url
+                "Run {} ended `{}` (attempt {number} of {}): {}",
+                done.id,
+                Foreign(&conclusion),
+                c.attempts,
+                Foreign(&done.html_url)
             ));
             next = Next::Rerun(done);
             continue;
         }
         return Err(ActionError::failed(format!(
-            "the frontend deploy run {} ended `{conclusion}` after {number} attempt(s): {}",
-            done.id, done.html_url
+            "the frontend deploy run {} ended `{}` after {number} attempt(s): {}",
+            done.id,
+            Foreign(&conclusion),
+            Foreign(&done.html_url)
         )));
     }
 }
 
-/// Finds the run the dispatch started: named with the correlation id, created at or after the
-/// dispatch by GitHub's clock. Runs created before it, or carrying other ids, are not it.
-async fn locate(
+/// How a dispatch went, once GitHub did not refuse it.
+enum Sent {
+    /// GitHub accepted it; its run is created at or after this instant by GitHub's clock.
+    Accepted(OffsetDateTime),
+    /// GitHub's answer was unclear, and the run it started was found.
+    Found(WorkflowRun),
+    /// GitHub's answers stayed unclear and no run appeared: GitHub may or may not have taken it.
+    Unconfirmed(ActionError),
+}
+
+/// Sends the dispatch once. When GitHub's answer leaves open whether it accepted the dispatch
+/// (5xx, no answer), the run is looked for first, for `dispatch-grace`; only when none appears
+/// is the dispatch sent again, with the same correlation id, so that whichever GitHub accepted
+/// is the one run found. A refusal is an error.
+async fn send_dispatch(
     gh: &GitHub,
     c: &Checked,
     gha: &Gha,
     correlation_id: &str,
-    dispatched: Option<OffsetDateTime>,
     deadline: Instant,
-) -> Result<WorkflowRun, ActionError> {
+) -> Result<Sent, ActionError> {
+    let mut payload = c.payload.clone();
+    payload.insert(
+        "correlation_id".into(),
+        Value::String(correlation_id.to_string()),
+    );
+    let payload = Value::Object(payload);
     // Without GitHub's clock, allow for a runner clock a minute off; the id decides anyway.
-    let since = dispatched.unwrap_or_else(|| OffsetDateTime::now_utc() - Duration::from_secs(60));
+    let unsure_since = OffsetDateTime::now_utc() - Duration::from_secs(60);
+    let sends = gh.policy().max_attempts.max(1);
+    let mut send = 1;
+    loop {
+        let answer = within(deadline, gh.dispatch(&c.repo, &c.event_type, &payload))
+            .await
+            .ok_or_else(|| out_of_time(c, "dispatching"))?;
+        let e = match answer {
+            Ok(dispatched) => return Ok(Sent::Accepted(dispatched.unwrap_or(unsure_since))),
+            Err(e) if e.may_have_acted() => e,
+            Err(e) => return Err(dispatch_error(e, c)),
+        };
+        gha.warning(format!(
+            "{}; GitHub may have accepted the dispatch all the same, so the action looks for its \
+             run for up to {} before dispatching again",
+            Foreign(&e.to_string()),
+            format_duration(c.dispatch_grace)
+        ));
+        let until = deadline.min(Instant::now() + c.dispatch_grace);
+        match find_run(gh, c, gha, correlation_id, unsure_since, until).await? {
+            Ok(run) => {
+                gha.info(format!(
+                    "GitHub had accepted the dispatch: run {} carries correlation id \
+                     {correlation_id}",
+                    run.id
+                ));
+                return Ok(Sent::Found(run));
+            }
+            Err(_) if Instant::now() >= deadline => {
+                return Ok(Sent::Unconfirmed(out_of_time(
+                    c,
+                    "looking for the run of a dispatch GitHub did not confirm",
+                )));
+            }
+            Err(_) if send >= sends => {
+                return Ok(Sent::Unconfirmed(ActionError::failed(format!(
+                    "{}; the dispatch was sent {send} times and no run named with correlation \
+                     id {correlation_id} appeared within {} of any of them",
+                    Foreign(&e.to_string()),
+                    format_duration(c.dispatch_grace)
+                ))));
+            }
+            Err(_) => {
+                send += 1;
+                gha.info(format!(
+                    "No run named with correlation id {correlation_id} within {}: dispatching \
+                     again (send {send} of {sends})",
+                    format_duration(c.dispatch_grace)
+                ));
+            }
+        }
+    }
+}
+
+fn not_found(c: &Checked, correlation_id: &str, sent: Instant, last_seen: &str) -> ActionError {
+    ActionError::failed(format!(
+        "no run of {} named with correlation id {correlation_id} appeared within {} of the \
+         dispatch (last look: {last_seen}). The receiving workflow must listen for \
+         `repository_dispatch` type `{}` and set `run-name: Deploy ${{{{ \
+         github.event.client_payload.correlation_id }}}}`",
+        c.repo,
+        format_duration(sent.elapsed()),
+        Foreign(&c.event_type)
+    ))
+}
+
+/// Asks for a re-run of the run's failed jobs. After an unclear answer (5xx, none), the run is
+/// read: a new attempt means GitHub took the request, which is then not sent again.
+async fn rerun(
+    gh: &GitHub,
+    c: &Checked,
+    gha: &Gha,
+    previous: &WorkflowRun,
+    deadline: Instant,
+) -> Result<Result<(), GithubError>, ActionError> {
+    let sends = gh.policy().max_attempts.max(1);
+    let mut send = 1;
+    loop {
+        let answer = within(deadline, gh.rerun_failed_jobs(&c.repo, previous.id))
+            .await
+            .ok_or_else(|| out_of_time(c, "asking for a re-run"))?;
+        let e = match answer {
+            Err(e) if e.may_have_acted() => e,
+            other => return Ok(other),
+        };
+        gha.warning(format!(
+            "{}; reading run {} to see whether GitHub re-ran it all the same",
+            Foreign(&e.to_string()),
+            previous.id
+        ));
+        if let Some(Ok(now)) = within(deadline, gh.get_run(&c.repo, previous.id)).await
+            && now.attempt() > previous.attempt()
+        {
+            return Ok(Ok(()));
+        }
+        if send >= sends || Instant::now() >= deadline {
+            return Ok(Err(e));
+        }
+        send += 1;
+    }
+}
+
+/// Looks for the run named with the correlation id, created at or after `since` by GitHub's
+/// clock, until `until`. Runs created before it, or carrying other ids, are not it. `Err` says
+/// what the last look saw when no run appeared in time.
+async fn find_run(
+    gh: &GitHub,
+    c: &Checked,
+    gha: &Gha,
+    correlation_id: &str,
+    since: OffsetDateTime,
+    until: Instant,
+) -> Result<Result<WorkflowRun, String>, ActionError> {
     let filter = RunFilter {
         event: Some("repository_dispatch".into()),
         created_since: Some(since),
         workflow: c.workflow.clone(),
     };
-    let started = Instant::now();
     let mut last_seen = String::from("no answer from GitHub yet");
     loop {
-        match within(deadline, gh.list_runs(&c.repo, &filter)).await {
+        match within(until, gh.list_runs(&c.repo, &filter)).await {
             None => {}
             Some(Ok(runs)) => {
                 let found = runs
@@ -226,7 +368,7 @@ async fn locate(
                     .filter(|r| r.created().is_some_and(|t| t >= since))
                     .min_by_key(|r| (r.created(), r.id));
                 if let Some(run) = found {
-                    return Ok(run.clone());
+                    return Ok(Ok(run.clone()));
                 }
                 last_seen = format!(
                     "{} run(s) listed, none named with the id and created after the dispatch",
@@ -234,22 +376,17 @@ async fn locate(
                 );
             }
             Some(Err(e)) if e.is_transient() => {
-                gha.warning(format!("Listing runs failed, still looking: {e}"));
+                gha.warning(format!(
+                    "Listing runs failed, still looking: {}",
+                    Foreign(&e.to_string())
+                ));
                 last_seen = e.to_string();
             }
             Some(Err(e)) => return Err(read_error(e, c)),
         }
         // GitHub starts a run within seconds of the dispatch: look often until it shows.
-        if !pause(c.poll.min(Duration::from_secs(2)), deadline).await {
-            return Err(ActionError::failed(format!(
-                "no run of {} named with correlation id {correlation_id} appeared within {} of \
-                 the dispatch (last look: {last_seen}). The receiving workflow must listen for \
-                 `repository_dispatch` type `{}` and set `run-name: Deploy ${{{{ \
-                 github.event.client_payload.correlation_id }}}}`",
-                c.repo,
-                format_duration(started.elapsed()),
-                c.event_type
-            )));
+        if !pause(c.poll.min(Duration::from_secs(2)), until).await {
+            return Ok(Err(last_seen));
         }
     }
 }
@@ -270,7 +407,7 @@ async fn wait_done(
         match within(deadline, gh.get_run(&c.repo, run.id)).await {
             None => {}
             Some(Ok(now)) => {
-                let state = format!("{} (run attempt {})", now.state(), now.attempt());
+                let state = format!("{} (run attempt {})", Foreign(&now.state()), now.attempt());
                 if state != last_state {
                     gha.info(format!("Run {}: {state}", now.id));
                     last_state = state;
@@ -283,7 +420,11 @@ async fn wait_done(
                 last = now;
             }
             Some(Err(e)) if e.is_transient() => {
-                gha.warning(format!("Reading run {} failed, still waiting: {e}", run.id));
+                gha.warning(format!(
+                    "Reading run {} failed, still waiting: {}",
+                    run.id,
+                    Foreign(&e.to_string())
+                ));
             }
             Some(Err(e)) => return Err(read_error(e, c)),
         }
@@ -293,9 +434,9 @@ async fn wait_done(
                  {}): {}",
                 format_duration(c.timeout),
                 last.id,
-                last.state(),
+                Foreign(&last.state()),
                 last.attempt(),
-                last.html_url
+                Foreign(&last.html_url)
             )));
         }
     }
@@ -318,16 +459,18 @@ fn dispatch_error(e: GithubError, c: &Checked) -> ActionError {
             "token",
             format!(
                 "may not dispatch to {}: it needs Contents: write on it (a classic token: the \
-                 repo scope). {e}",
-                c.repo
+                 repo scope). {}",
+                c.repo,
+                Foreign(&e.to_string())
             ),
         ),
         Some(404) => ActionError::input(
             "repository",
             format!(
                 "`{}` was not found, or the token cannot see it: check the name, and give the \
-                 token Contents: write on it (a classic token: the repo scope). {e}",
-                c.repo
+                 token Contents: write on it (a classic token: the repo scope). {}",
+                c.repo,
+                Foreign(&e.to_string())
             ),
         ),
         Some(422) => {
@@ -337,7 +480,10 @@ fn dispatch_error(e: GithubError, c: &Checked) -> ActionError {
             } else {
                 "client-payload"
             };
-            ActionError::input(input, format!("was refused by GitHub: {e}"))
+            ActionError::input(
+                input,
+                format!("was refused by GitHub: {}", Foreign(&e.to_string())),
+            )
         }
         _ => e.into(),
     }
@@ -347,14 +493,19 @@ fn read_error(e: GithubError, c: &Checked) -> ActionError {
     match (e.status(), &c.workflow) {
         (Some(404), Some(workflow)) => ActionError::input(
             "workflow",
-            format!("`{workflow}` is not a workflow of {}: {e}", c.repo),
+            format!(
+                "`{workflow}` is not a workflow of {}: {}",
+                c.repo,
+                Foreign(&e.to_string())
+            ),
         ),
         (Some(401 | 403 | 404), _) => ActionError::input(
             "token",
             format!(
                 "cannot read the workflow runs of {}: it needs Actions: read (Actions: write to \
-                 re-run). {e}",
-                c.repo
+                 re-run). {}",
+                c.repo,
+                Foreign(&e.to_string())
             ),
         ),
         _ => e.into(),
@@ -391,21 +542,19 @@ fn summary(c: &Checked, outcome: &Outcome) -> String {
     md.push_str("| Attempt | How | Run | Result | Time |\n|---|---|---|---|---|\n");
     for (i, a) in outcome.attempts.iter().enumerate() {
         let how = match a.how {
-            How::Dispatch => format!("dispatch `{}`", c.event_type),
+            How::Dispatch => format!("dispatch {}", md::code(&c.event_type)),
             How::Rerun => "re-run of failed jobs".to_string(),
         };
         let run = a
             .run
             .as_ref()
-            .map(|r| format!("[#{}]({})", r.id, r.html_url))
+            .map(run_cell)
             .unwrap_or_else(|| "not found".into());
-        let result = a.conclusion.clone().unwrap_or_else(|| {
-            if c.wait {
-                "did not finish".into()
-            } else {
-                "not waited for".into()
-            }
-        });
+        let result = match &a.conclusion {
+            Some(conclusion) => md::text(conclusion),
+            None if c.wait => "did not finish".into(),
+            None => "not waited for".into(),
+        };
         let took = a.took.map(format_duration).unwrap_or_default();
         md.push_str(&format!(
             "| {} | {how} | {run} | {result} | {took} |\n",
@@ -415,7 +564,7 @@ fn summary(c: &Checked, outcome: &Outcome) -> String {
     md.push('\n');
     let mut facts = Vec::new();
     if let Some(r) = &c.frontend_ref {
-        facts.push(format!("frontend ref `{r}`"));
+        facts.push(format!("frontend ref {}", md::code(r)));
     }
     if let Some(sha) = &c.sha {
         facts.push(format!("backend commit `{sha}`"));
@@ -431,7 +580,31 @@ fn summary(c: &Checked, outcome: &Outcome) -> String {
         md.push_str(&format!("{line}.\n"));
     }
     if let Err(e) = &outcome.result {
-        md.push_str(&format!("\n**Failed:** {e}\n"));
+        md.push_str(&format!("\n**Failed:** {}\n", md::text(&e.to_string())));
     }
     md
+}
+
+/// The run as a table cell: a link to it when its URL is a plain http(s) URL, else the URL as
+/// code, then its name.
+fn run_cell(run: &WorkflowRun) -> String {
+    let url = run.html_url.as_str();
+    let plain = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.chars().all(|c| {
+            c.is_ascii_graphic()
+                && !matches!(
+                    c,
+                    '(' | ')' | '<' | '>' | '[' | ']' | '|' | '\\' | '`' | '"'
+                )
+        });
+    let mut cell = if plain {
+        format!("[#{}]({url})", run.id)
+    } else {
+        format!("#{} {}", run.id, md::code(url))
+    };
+    if let Some(name) = run.display_title.as_deref().filter(|n| !n.is_empty()) {
+        cell.push(' ');
+        cell.push_str(&md::text(name));
+    }
+    cell
 }

@@ -72,25 +72,42 @@ pub struct Answer {
 }
 
 /// The API base URL: the action's input, else `GITHUB_API_URL`, else `https://api.github.com`.
-/// Checked to be an http(s) URL; returned without a trailing slash.
+/// Checked to be an http(s) URL without credentials, query or fragment; returned without a
+/// trailing slash. The error never repeats credentials written into the URL.
 pub fn api_base_url(input: Option<&str>, env: &Env) -> Result<String, String> {
     let raw = input
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .or_else(|| env.non_empty("GITHUB_API_URL"))
         .unwrap_or(DEFAULT_API_URL);
-    let url = url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL ({e})"))?;
+    if has_userinfo(raw) {
+        return Err(
+            "a URL with credentials (`user:password@`); give the plain base URL, such as \
+             https://api.github.com, and the token as `token`"
+                .into(),
+        );
+    }
+    let shown = swa_gha::Foreign(raw);
+    let url = url::Url::parse(raw).map_err(|e| format!("`{shown}` is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!(
-            "`{raw}` is not an http(s) URL such as https://api.github.com"
+            "`{shown}` is not an http(s) URL such as https://api.github.com"
         ));
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+    if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
-            "`{raw}` should be a plain base URL, without credentials, query or fragment"
+            "`{shown}` should be a plain base URL, without query or fragment"
         ));
     }
     Ok(raw.trim_end_matches('/').to_string())
+}
+
+/// Whether the text carries `user@`, `user:password@` or `:password@` before the host, parsed
+/// or not (the text may not be a valid URL, and must not be echoed then either).
+fn has_userinfo(raw: &str) -> bool {
+    let rest = raw.split_once("://").map_or(raw, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority.contains('@')
 }
 
 impl GitHub {
@@ -174,6 +191,34 @@ impl GitHub {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<Answer, GithubError> {
+        self.send_with(method, path, query, body, Repeat::Faults)
+            .await
+    }
+
+    /// Sends a request that must not happen twice (one that starts something). It is repeated
+    /// only when GitHub surely did not act on it: the connection could not be made, or GitHub
+    /// answered 408, 429 or a rate-limit 403. A 5xx answer, a timeout or a dropped connection
+    /// ends at once, as an error whose [`GithubError::may_have_acted`] is true: only the caller
+    /// can tell whether it happened, by looking for what it would have started.
+    pub async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, GithubError> {
+        self.send_with(method, path, query, body, Repeat::UnlessReceived)
+            .await
+    }
+
+    async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        repeat: Repeat,
+    ) -> Result<Answer, GithubError> {
         let url = format!("{}{}", self.base, path);
         let max = self.policy.max_attempts.max(1);
         let method_name = method.to_string();
@@ -201,7 +246,8 @@ impl GitHub {
             let (status, headers, bytes) = match outcome {
                 Ok(parts) => parts,
                 Err(source) => {
-                    if attempt < max && transport_retryable(&source) {
+                    let may_repeat = repeat == Repeat::Faults || source.is_connect();
+                    if attempt < max && may_repeat && transport_retryable(&source) {
                         let delay = self.backoff(attempt);
                         self.notify(
                             &method_name,
@@ -230,7 +276,7 @@ impl GitHub {
                 });
             }
             let hint = wait_hint(&headers, date);
-            let retryable = status.is_server_error()
+            let retryable = (status.is_server_error() && repeat == Repeat::Faults)
                 || status == StatusCode::REQUEST_TIMEOUT
                 || status == StatusCode::TOO_MANY_REQUESTS
                 || (status == StatusCode::FORBIDDEN && hint.is_some());
@@ -284,6 +330,15 @@ impl GitHub {
             });
         }
     }
+}
+
+/// Which faults a request is repeated after.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Any fault: reading, or a change that may safely happen twice.
+    Faults,
+    /// Only faults that show GitHub did not receive or act on the request.
+    UnlessReceived,
 }
 
 fn transport_retryable(e: &reqwest::Error) -> bool {

@@ -106,6 +106,17 @@ impl GithubError {
         }
     }
 
+    /// Whether GitHub may have acted on the request although it did not say so: it answered
+    /// 5xx, or the answer never came (a timeout, a dropped connection). A 4xx answer is a
+    /// refusal, and a connection that could not be made carried nothing.
+    pub fn may_have_acted(&self) -> bool {
+        match self {
+            GithubError::Status { status, .. } => *status >= 500,
+            GithubError::Transport { source, .. } => !source.is_connect(),
+            _ => false,
+        }
+    }
+
     /// A fault worth trying again later (the client already retried it within its bounds).
     pub fn is_transient(&self) -> bool {
         match self {

@@ -89,6 +89,10 @@ struct RunList {
 impl GitHub {
     /// `POST /repos/{owner}/{repo}/dispatches`. Returns GitHub's clock at the time of the
     /// dispatch (its `Date` header), against which the run's `created_at` is compared.
+    ///
+    /// Sent with [`GitHub::send_once`]: a dispatch GitHub may have accepted (a 5xx answer, no
+    /// answer) is not sent again here, since a second one would start a second run; the error
+    /// says so through [`GithubError::may_have_acted`].
     pub async fn dispatch(
         &self,
         repo: &Repo,
@@ -97,7 +101,7 @@ impl GitHub {
     ) -> Result<Option<OffsetDateTime>, GithubError> {
         let body = json!({ "event_type": event_type, "client_payload": client_payload });
         let answer = self
-            .send(
+            .send_once(
                 Method::POST,
                 &format!("/repos/{repo}/dispatches"),
                 &[],
@@ -148,9 +152,11 @@ impl GitHub {
     }
 
     /// `POST /repos/{owner}/{repo}/actions/runs/{id}/rerun-failed-jobs`: a new attempt of the
-    /// same run, with only its failed jobs (and those depending on them).
+    /// same run, with only its failed jobs (and those depending on them). Sent with
+    /// [`GitHub::send_once`], as a dispatch is: after an unclear answer, the run's attempt number
+    /// tells whether GitHub took it.
     pub async fn rerun_failed_jobs(&self, repo: &Repo, id: u64) -> Result<(), GithubError> {
-        self.send(
+        self.send_once(
             Method::POST,
             &format!("/repos/{repo}/actions/runs/{id}/rerun-failed-jobs"),
             &[],

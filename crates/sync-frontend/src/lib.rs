@@ -14,7 +14,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use swa_gha::{ActionError, Gha};
+use swa_gha::{ActionError, Foreign, Gha, md};
 use tokio::task::JoinSet;
 
 pub mod index;
@@ -62,6 +62,20 @@ pub struct Args {
     /// How many requests to S3 run at once (1 to 256).
     #[arg(long, default_value = "16", value_parser = parse_concurrency)]
     pub concurrency: usize,
+
+    /// Upload the files that symbolic links in `source` point to outside it. Without it, such a
+    /// link stops the sync before anything is uploaded.
+    #[arg(long, action = clap::ArgAction::Set, value_parser = swa_gha::parse_bool, default_value = "false")]
+    pub follow_symlinks: bool,
+
+    /// Keep a sync index in the bucket (it spares a HeadObject per unchanged file). It is as
+    /// public as the bucket: anyone who can read the site can read its file list.
+    #[arg(long, action = clap::ArgAction::Set, value_parser = swa_gha::parse_bool, default_value = "true")]
+    pub index: bool,
+
+    /// The sync index's key under the prefix.
+    #[arg(long, default_value = index::INDEX_NAME)]
+    pub index_key: String,
 }
 
 /// Every output the action writes, in the order it writes them.
@@ -90,6 +104,9 @@ struct Settings {
     delete: bool,
     dry_run: bool,
     concurrency: usize,
+    follow_symlinks: bool,
+    /// The sync index's full key, when there is one.
+    index_key: Option<String>,
 }
 
 impl Settings {
@@ -115,6 +132,11 @@ impl Settings {
         let prefix = normalize_prefix(args.prefix.as_deref().unwrap_or(""))?;
         let rules = CacheRules::parse(args.cache_control.as_deref().unwrap_or(""))
             .map_err(|reason| ActionError::input("cache-control", reason))?;
+        let index_key = if args.index {
+            Some(format!("{prefix}{}", check_index_key(&args.index_key)?))
+        } else {
+            None
+        };
         Ok(Settings {
             bucket,
             source,
@@ -123,6 +145,8 @@ impl Settings {
             delete: args.delete,
             dry_run: args.dry_run,
             concurrency: args.concurrency,
+            follow_symlinks: args.follow_symlinks,
+            index_key,
         })
     }
 
@@ -160,6 +184,31 @@ fn check_bucket(bucket: &str) -> Result<(), ActionError> {
         ));
     }
     Ok(())
+}
+
+/// The index's key under the prefix: a relative key, without empty, `.` or `..` segments or
+/// control characters.
+fn check_index_key(key: &str) -> Result<&str, ActionError> {
+    let key = key.trim();
+    let bad = if key.is_empty() {
+        Some("is empty; to keep no index, set `index: false`")
+    } else if key.chars().any(char::is_control) {
+        Some("has a control character")
+    } else if key.len() > 512 {
+        Some("is longer than 512 bytes")
+    } else if key.ends_with('/')
+        || key
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        Some("must be a key under the prefix, without empty, `.` or `..` path segments")
+    } else {
+        None
+    };
+    match bad {
+        Some(reason) => Err(ActionError::input("index-key", reason)),
+        None => Ok(key),
+    }
 }
 
 /// `/site/v2/` and `site/v2` both become `site/v2/`; empty stays empty.
@@ -200,23 +249,38 @@ impl Change {
         }
     }
 
+    /// What happens, for the log: `upload (new) site/app.js (19 B, …)`.
     fn describe(&self) -> String {
+        let (what, key, details) = self.parts();
+        format!("{what} {} ({details})", Foreign(key))
+    }
+
+    /// The same, as a Markdown list item's text for the step summary.
+    fn summary_line(&self) -> String {
+        let (what, key, details) = self.parts();
+        format!("{what} {} ({})", md::code(key), md::text(&details))
+    }
+
+    fn parts(&self) -> (&'static str, &str, String) {
         match self {
-            Change::Upload { file, new } => format!(
-                "{} {} ({}, {}, {})",
+            Change::Upload { file, new } => (
                 if *new {
                     "upload (new)"
                 } else {
                     "upload (changed)"
                 },
-                file.key,
-                human_bytes(file.size),
-                file.content_type,
-                file.cache_control
+                &file.key,
+                format!(
+                    "{}, {}, {}",
+                    human_bytes(file.size),
+                    file.content_type,
+                    file.cache_control
+                ),
             ),
-            Change::Update { file, was, .. } => format!(
-                "update metadata {} ({was} -> {}; {})",
-                file.key, file.cache_control, file.content_type
+            Change::Update { file, was, .. } => (
+                "update metadata",
+                &file.key,
+                format!("{was} -> {}; {}", file.cache_control, file.content_type),
             ),
         }
     }
@@ -239,12 +303,13 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
     let settings = Settings::check(args)?;
     let started = Instant::now();
 
-    let (source, prefix, rules) = (
+    let (source, prefix, rules, follow) = (
         settings.source.clone(),
         settings.prefix.clone(),
         settings.rules.clone(),
+        settings.follow_symlinks,
     );
-    let scan = tokio::task::spawn_blocking(move || local::scan(&source, &prefix, &rules))
+    let scan = tokio::task::spawn_blocking(move || local::scan(&source, &prefix, &rules, follow))
         .await
         .map_err(|e| ActionError::failed(format!("reading the source folder stopped: {e}")))?
         .map_err(|e| {
@@ -254,7 +319,31 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
             ))
         })?;
     for skipped in &scan.skipped {
-        gha.warning(format!("skipped {skipped}"));
+        gha.warning(format!("skipped {}", Foreign(skipped)));
+    }
+    if let Some(first) = scan.outside.first() {
+        if !settings.follow_symlinks {
+            let more = match scan.outside.len() - 1 {
+                0 => String::new(),
+                n => format!(" (and {n} more)"),
+            };
+            return Err(ActionError::input(
+                "source",
+                format!(
+                    "holds `{}`{more}, a symbolic link to a file outside `{}`; nothing was \
+                     uploaded. Remove the link, or set `follow-symlinks: true` to upload the \
+                     file it points to",
+                    Foreign(first),
+                    settings.source.display()
+                ),
+            ));
+        }
+        for link in &scan.outside {
+            gha.info(format!(
+                "{} links outside the source folder; following it (`follow-symlinks: true`)",
+                Foreign(link)
+            ));
+        }
     }
     if scan.files.is_empty() && settings.delete {
         return Err(ActionError::input(
@@ -325,21 +414,22 @@ async fn sync(
     files: Vec<LocalFile>,
 ) -> Result<Totals, ActionError> {
     let bucket = settings.bucket.as_str();
-    let index_key = format!("{}{}", settings.prefix, index::INDEX_NAME);
+    let index_key = settings.index_key.as_deref();
     let mut remote = s3::list(client, bucket, &settings.prefix).await?;
-    let stored = match remote.remove(&index_key) {
-        Some(_) => s3::get_index(client, bucket, &index_key)
+    let stored = match index_key.and_then(|key| remote.remove(key).map(|_| key)) {
+        Some(key) => s3::get_index(client, bucket, key)
             .await?
             .map(|bytes| Index::parse(&bytes))
             .unwrap_or_default(),
         None => Index::default(),
     };
-    let (files, clashing): (Vec<LocalFile>, Vec<LocalFile>) =
-        files.into_iter().partition(|f| f.key != index_key);
+    let (files, clashing): (Vec<LocalFile>, Vec<LocalFile>) = files
+        .into_iter()
+        .partition(|f| Some(f.key.as_str()) != index_key);
     for file in clashing {
         gha.warning(format!(
-            "skipped {}: the action keeps its sync index under that name",
-            file.relative
+            "skipped {}: the action keeps its sync index under that name (see `index-key`)",
+            Foreign(&file.relative)
         ));
     }
 
@@ -437,7 +527,7 @@ async fn sync(
                 if settings.dry_run { "would " } else { "" },
                 change.describe()
             ));
-            log.push(change.describe());
+            log.push(change.summary_line());
             match change {
                 Change::Upload { file, .. } => {
                     totals.uploaded += 1;
@@ -480,10 +570,11 @@ async fn sync(
         ));
         for key in &stale {
             gha.info(format!(
-                "{}delete {key}",
-                if settings.dry_run { "would " } else { "" }
+                "{}delete {}",
+                if settings.dry_run { "would " } else { "" },
+                Foreign(key)
             ));
-            log.push(format!("delete {key}"));
+            log.push(format!("delete {}", md::code(key)));
         }
         let result = if settings.dry_run {
             Ok(())
@@ -495,11 +586,11 @@ async fn sync(
         totals.deleted = stale.len();
     }
 
-    if !settings.dry_run {
+    if let (false, Some(index_key)) = (settings.dry_run, index_key) {
         // The index is an optimisation: failing to store it costs the next run HeadObject calls,
         // not correctness, so it warns rather than fails.
         if let Err(error) = store_index(
-            client, settings, &index_key, &files, &remote, &written, &stored,
+            client, settings, index_key, &files, &remote, &written, &stored,
         )
         .await
         {
@@ -635,11 +726,11 @@ const SUMMARY_LIST_LIMIT: usize = 50;
 
 fn summary(settings: &Settings, totals: &Totals, log: &[String]) -> String {
     let mut md = format!(
-        "### Frontend sync to `{}`{}\n\n\
+        "### Frontend sync to {}{}\n\n\
          | uploaded | metadata updated | unchanged | deleted | bytes uploaded |\n\
          |---:|---:|---:|---:|---:|\n\
          | {} | {} | {} | {} | {} |\n",
-        settings.location(),
+        md::code(&settings.location()),
         if settings.dry_run {
             " (dry run: nothing was changed)"
         } else {
@@ -654,12 +745,12 @@ fn summary(settings: &Settings, totals: &Totals, log: &[String]) -> String {
     if !log.is_empty() {
         md.push_str("\n<details><summary>Changes</summary>\n\n");
         for line in log.iter().take(SUMMARY_LIST_LIMIT) {
-            let _ = writeln!(md, "- `{line}`");
+            let _ = writeln!(md, "- {line}");
         }
         if log.len() > SUMMARY_LIST_LIMIT {
             let _ = writeln!(md, "- … and {} more", log.len() - SUMMARY_LIST_LIMIT);
         }
-        md.push_str("\n</details>\n");
+        md.push_str("\n</details>\n\n");
     }
     md
 }

@@ -24,16 +24,26 @@ pub struct LocalFile {
     pub html: bool,
 }
 
-/// What the scan skipped, to tell the user.
+/// What the scan found, and what it skipped, to tell the user.
 #[derive(Debug, Default)]
 pub struct Scan {
     pub files: Vec<LocalFile>,
     pub skipped: Vec<String>,
+    /// Symbolic links to files outside the source folder (relative paths), left out unless
+    /// they are followed.
+    pub outside: Vec<String>,
 }
 
 /// Walks `source` (following symbolic links to files, not to folders; leaving out `.git`) and
-/// hashes every file. Sorted by key.
-pub fn scan(source: &Path, prefix: &str, rules: &CacheRules) -> io::Result<Scan> {
+/// hashes every file. A link that resolves to a file outside `source` is listed in
+/// [`Scan::outside`], and its file is taken only when `follow_outside`. Sorted by key.
+pub fn scan(
+    source: &Path,
+    prefix: &str,
+    rules: &CacheRules,
+    follow_outside: bool,
+) -> io::Result<Scan> {
+    let root = fs::canonicalize(source)?;
     let mut scan = Scan::default();
     let mut stack = vec![(source.to_path_buf(), String::new())];
     while let Some((dir, relative_dir)) = stack.pop() {
@@ -51,7 +61,16 @@ pub fn scan(source: &Path, prefix: &str, rules: &CacheRules) -> io::Result<Scan>
             let mut file_type = entry.file_type()?;
             if file_type.is_symlink() {
                 match fs::metadata(entry.path()) {
-                    Ok(meta) if meta.is_file() => file_type = meta.file_type(),
+                    Ok(meta) if meta.is_file() => {
+                        let target = fs::canonicalize(entry.path())?;
+                        if !target.starts_with(&root) {
+                            scan.outside.push(relative.clone());
+                            if !follow_outside {
+                                continue;
+                            }
+                        }
+                        file_type = meta.file_type();
+                    }
                     Ok(_) => {
                         scan.skipped
                             .push(format!("{relative} (a link to a folder is not followed)"));
@@ -84,6 +103,7 @@ pub fn scan(source: &Path, prefix: &str, rules: &CacheRules) -> io::Result<Scan>
         }
     }
     scan.files.sort_by(|a, b| a.key.cmp(&b.key));
+    scan.outside.sort();
     Ok(scan)
 }
 
@@ -119,7 +139,7 @@ mod tests {
         fs::write(root.join("assets/img/logo.svg"), "<svg/>").expect("write");
         fs::write(root.join(".git/config"), "[core]").expect("write");
         let rules = CacheRules::parse("").expect("rules");
-        let scan = scan(root, "site/", &rules).expect("scan");
+        let scan = scan(root, "site/", &rules, false).expect("scan");
         let keys: Vec<&str> = scan.files.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(
             keys,

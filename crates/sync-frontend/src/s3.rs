@@ -8,7 +8,7 @@ use swa_aws::s3::config::timeout::TimeoutConfig;
 use swa_aws::s3::primitives::ByteStream;
 use swa_aws::s3::types::{Delete, MetadataDirective, ObjectIdentifier};
 use swa_aws::{error_code, error_text};
-use swa_gha::ActionError;
+use swa_gha::{ActionError, Foreign};
 
 use crate::RemoteObjects;
 use crate::local::LocalFile;
@@ -121,7 +121,8 @@ pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<Option<Hea
         })),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
         Err(e) => Err(ActionError::failed(format!(
-            "could not read s3://{bucket}/{key}: {}",
+            "could not read s3://{bucket}/{}: {}",
+            Foreign(key),
             error_text(&e)
         ))),
     }
@@ -134,7 +135,10 @@ pub async fn put(
     file: &LocalFile,
 ) -> Result<Option<String>, ActionError> {
     let body = ByteStream::from_path(&file.path).await.map_err(|e| {
-        ActionError::failed(format!("could not read `{}`: {e}", file.path.display()))
+        ActionError::failed(format!(
+            "could not read `{}`: {e}",
+            Foreign(&file.path.display().to_string())
+        ))
     })?;
     let request = client
         .put_object()
@@ -158,8 +162,8 @@ pub async fn put(
     let out = sent.map_err(|e| {
         ActionError::failed(format!(
             "could not upload `{}` to s3://{bucket}/{}: {}",
-            file.relative,
-            file.key,
+            Foreign(&file.relative),
+            Foreign(&file.key),
             error_text(&e)
         ))
     })?;
@@ -190,7 +194,7 @@ pub async fn replace_metadata(
     let out = copy.send().await.map_err(|e| {
         ActionError::failed(format!(
             "could not update the metadata of s3://{bucket}/{}: {}",
-            file.key,
+            Foreign(&file.key),
             error_text(&e)
         ))
     })?;
@@ -279,9 +283,9 @@ pub async fn delete(client: &Client, bucket: &str, keys: &[String]) -> Result<()
                 "S3 did not delete {} of {} stale objects; first: {} ({}: {})",
                 out.errors().len(),
                 batch.len(),
-                first.key().unwrap_or("?"),
-                first.code().unwrap_or("?"),
-                first.message().unwrap_or("no message")
+                Foreign(first.key().unwrap_or("?")),
+                Foreign(first.code().unwrap_or("?")),
+                Foreign(first.message().unwrap_or("no message"))
             )));
         }
     }

@@ -22,6 +22,7 @@ pub struct FakeRun {
     pub polls: u32,
     /// Index into the script of the current attempt's conclusion.
     pub script_index: usize,
+    pub html_url: String,
 }
 
 #[derive(Default)]
@@ -43,6 +44,14 @@ pub struct State {
     pub faults: VecDeque<(&'static str, ResponseTemplate)>,
     /// Every answer of this operation is this one.
     pub always: Option<(&'static str, ResponseTemplate)>,
+    /// Dispatches that are accepted (the run starts) but answered with this, in turn: a 502
+    /// from a proxy that lost GitHub's answer.
+    pub accepted_but: VecDeque<ResponseTemplate>,
+    /// Re-runs that are accepted (a new attempt starts) but answered with this, in turn.
+    pub rerun_accepted_but: VecDeque<ResponseTemplate>,
+    /// Appended to each run's name and URL, as a hostile or broken API might send them.
+    pub title_suffix: String,
+    pub url_suffix: String,
 }
 
 #[derive(Clone, Default)]
@@ -59,6 +68,10 @@ fn stamp(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+fn run_url(id: u64) -> String {
+    format!("https://github.com/{REPO}/actions/runs/{id}")
+}
+
 fn run_json(run: &FakeRun, status: &str, conclusion: Option<&str>) -> Value {
     json!({
         "id": run.id,
@@ -67,7 +80,7 @@ fn run_json(run: &FakeRun, status: &str, conclusion: Option<&str>) -> Value {
         "event": "repository_dispatch",
         "status": status,
         "conclusion": conclusion,
-        "html_url": format!("https://github.com/{REPO}/actions/runs/{}", run.id),
+        "html_url": run.html_url,
         "created_at": run.created_at,
         "run_attempt": run.attempt,
     })
@@ -165,8 +178,9 @@ impl Respond for Fake {
                 let title = if s.unnamed {
                     "Deploy frontend".to_string()
                 } else {
-                    format!("Deploy {correlation}")
+                    format!("Deploy {correlation}{}", s.title_suffix)
                 };
+                let html_url = format!("{}{}", run_url(id), s.url_suffix);
                 let script_index = s.attempts_started;
                 s.attempts_started += 1;
                 s.runs.push(FakeRun {
@@ -176,9 +190,12 @@ impl Respond for Fake {
                     attempt: 1,
                     polls: 0,
                     script_index,
+                    html_url,
                 });
                 s.hidden = 0;
-                ResponseTemplate::new(204)
+                s.accepted_but
+                    .pop_front()
+                    .unwrap_or_else(|| ResponseTemplate::new(204))
             }
             "list" => {
                 let mut listed = Vec::new();
@@ -202,6 +219,7 @@ impl Respond for Fake {
                         attempt: 1,
                         polls: 0,
                         script_index: 0,
+                        html_url: run_url(10),
                     };
                     let other = FakeRun {
                         id: 99999,
@@ -210,6 +228,7 @@ impl Respond for Fake {
                         attempt: 1,
                         polls: 0,
                         script_index: 0,
+                        html_url: run_url(99999),
                     };
                     listed.insert(0, run_json(&other, "queued", None));
                     listed.push(run_json(&old, "completed", Some("success")));
@@ -253,7 +272,9 @@ impl Respond for Fake {
                 run.polls = 0;
                 run.script_index = next;
                 s.attempts_started += 1;
-                ResponseTemplate::new(201).set_body_json(json!({}))
+                s.rerun_accepted_but
+                    .pop_front()
+                    .unwrap_or_else(|| ResponseTemplate::new(201).set_body_json(json!({})))
             }
             _ => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
         }

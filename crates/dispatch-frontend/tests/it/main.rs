@@ -1,8 +1,10 @@
 //! dispatch-frontend run as a workflow runs it, against a wiremock GitHub (and the sandbox).
 #![allow(clippy::unwrap_used)]
 
+mod dropping;
 mod fake;
 mod sandbox;
+mod unsure;
 
 use std::time::Duration;
 
@@ -16,7 +18,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_dispatch-frontend");
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const FRONTEND_REF: &str = "fedcba9876543210fedcba9876543210fedcba98";
 
-async fn serve(fake: &Fake) -> MockServer {
+pub async fn serve(fake: &Fake) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(any())
         .respond_with(fake.clone())
@@ -25,7 +27,7 @@ async fn serve(fake: &Fake) -> MockServer {
     server
 }
 
-async fn dispatch(
+pub async fn dispatch(
     server: &MockServer,
     token: &str,
     extra: &[(&str, &str)],
@@ -94,10 +96,10 @@ async fn dispatches_the_tested_commit_and_waits_for_its_own_run_among_decoys() {
         "{}",
         run.summary
     );
-    assert!(run.summary.contains(&format!("| 1 | dispatch `deploy-production` | [#5000](https://github.com/{REPO}/actions/runs/5000) | success |")), "{}", run.summary);
+    assert!(run.summary.contains(&format!("| 1 | dispatch <code>deploy-production</code> | [#5000](https://github.com/{REPO}/actions/runs/5000) Deploy {correlation} | success |")), "{}", run.summary);
     assert!(
         run.summary.contains(&format!(
-            "Frontend ref `{FRONTEND_REF}`, backend commit `{SHA}`"
+            "Frontend ref <code>{FRONTEND_REF}</code>, backend commit `{SHA}`"
         )),
         "{}",
         run.summary
@@ -267,7 +269,10 @@ async fn a_payload_github_refuses_is_named() {
 async fn server_errors_and_rate_limits_are_retried_honouring_retry_after() {
     let fake = Fake::new(&["success"]);
     fake.with(|s| {
-        s.faults.push_back(("dispatch", ResponseTemplate::new(502)));
+        s.faults.push_back((
+            "dispatch",
+            ResponseTemplate::new(429).insert_header("retry-after", "0"),
+        ));
         s.faults.push_back((
             "list",
             ResponseTemplate::new(429)
@@ -288,7 +293,7 @@ async fn server_errors_and_rate_limits_are_retried_honouring_retry_after() {
     );
     assert!(
         run.log.contains(&format!(
-            "::warning::GitHub: 502 Bad Gateway on POST /repos/{REPO}/dispatches; retrying in"
+            "::warning::GitHub: 429 Too Many Requests (Retry-After: 0) on POST /repos/{REPO}/dispatches; retrying in"
         )),
         "{}",
         run.log
@@ -419,6 +424,14 @@ async fn bad_input_is_named_and_nothing_is_sent() {
         (vec![("repository", "startupwebapp-frontend")], "repository"),
         (vec![("api-url", "not a url")], "api-url"),
         (vec![("event-type", long_event.as_str())], "event-type"),
+        (vec![("event-type", "deploy\nproduction")], "event-type"),
+        (vec![("event-type", "deploy\u{1b}[2J")], "event-type"),
+        (vec![("api-url", "http://:hunter2@127.0.0.1:9")], "api-url"),
+        (
+            vec![("api-url", "http://user:hunter2@127.0.0.1:9")],
+            "api-url",
+        ),
+        (vec![("dispatch-grace", "soon")], "dispatch-grace"),
         (vec![("attempts", "0")], "attempts"),
         (vec![("wait", "yes")], "wait"),
         (vec![("timeout", "soon")], "timeout"),
@@ -447,8 +460,10 @@ async fn bad_input_is_named_and_nothing_is_sent() {
             fake.requests()
         );
         assert!(run.outputs.is_empty());
-        // A bad token is never echoed back, even in the message about it.
+        // A bad token is never echoed back, even in the message about it; nor are credentials
+        // written into the API URL.
         assert!(!run.everything().contains("ghp has spaces"));
+        assert!(!run.everything().contains("hunter2"));
     }
 }
 
@@ -580,4 +595,39 @@ async fn the_timeout_bounds_a_request_that_hangs() {
     );
     // One request, cut at the deadline: not five tries of the client's own 30s timeout.
     assert_eq!(fake.count("get"), 1);
+}
+
+#[tokio::test]
+async fn an_event_type_of_more_than_one_line_or_an_api_url_with_credentials_is_refused() {
+    let fake = Fake::new(&["success"]);
+    let server = serve(&fake).await;
+    let mut errors = Vec::new();
+    for input in [
+        ("event-type", "deploy-production\n::warning::x"),
+        ("event-type", "deploy\tproduction"),
+        ("api-url", "http://:hunter2@127.0.0.1:9"),
+        ("api-url", "https://user:hunter2@ghe.example.com/api/v3"),
+    ] {
+        let run = dispatch(
+            &server,
+            "ghp_badInputToken000000000000000022",
+            &[input],
+            &[],
+        )
+        .await;
+        assert_eq!(run.code, 2, "{input:?}: {}", run.log);
+        assert!(
+            !run.everything().contains("hunter2"),
+            "{}",
+            run.everything()
+        );
+        errors.extend(run.errors().iter().map(|e| e.to_string()));
+    }
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+    insta::assert_snapshot!(errors.join("\n"), @r"
+    ::error title=Invalid input `event-type`::input `event-type` has a control character (a line break, tab or the like) at character 18; an event type is one line of text
+    ::error title=Invalid input `event-type`::input `event-type` has a control character (a line break, tab or the like) at character 7; an event type is one line of text
+    ::error title=Invalid input `api-url`::input `api-url` is a URL with credentials (`user:password@`); give the plain base URL, such as https://api.github.com, and the token as `token`
+    ::error title=Invalid input `api-url`::input `api-url` is a URL with credentials (`user:password@`); give the plain base URL, such as https://api.github.com, and the token as `token`
+    ");
 }

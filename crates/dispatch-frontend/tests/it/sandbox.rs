@@ -119,7 +119,14 @@ async fn sandbox_a_frontend_that_fails_once_is_re_run_and_succeeds() {
 #[tokio::test]
 async fn sandbox_flaky_github_is_retried_honouring_retry_after() {
     let sb = sandbox("github-flaky");
-    let run = step(&sb, "ghs_sandboxFlaky000000000000000000003", &[]).await;
+    // The dispatch answered 502 was not taken (the sandbox accepts nothing it answers 502):
+    // after a short grace without a run, it is sent again.
+    let run = step(
+        &sb,
+        "ghs_sandboxFlaky000000000000000000003",
+        &[("dispatch-grace", "2s")],
+    )
+    .await;
     assert_eq!(run.code, 0, "{}", run.log);
     assert_eq!(run.output("conclusion"), "success");
     assert!(

@@ -300,3 +300,69 @@ async fn the_client_debug_and_errors_never_show_the_token() {
     let err = gh.get_run(&repo(), 1).await.unwrap_err();
     assert!(!format!("{err:?} {err}").contains(TOKEN));
 }
+
+#[tokio::test]
+async fn a_dispatch_github_may_have_accepted_is_not_sent_again() {
+    for answer in [
+        ResponseTemplate::new(502),
+        ResponseTemplate::new(204).set_delay(Duration::from_secs(5)),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(answer)
+            .expect(1)
+            .mount(&server)
+            .await;
+        let (gh, retries) = client(&server);
+        let err = gh.dispatch(&repo(), "x", &json!({})).await.unwrap_err();
+        assert!(err.may_have_acted(), "{err:?}");
+        assert!(retries.lock().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_dispatch_github_surely_refused_is_sent_again() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (gh, retries) = client(&server);
+    gh.dispatch(&repo(), "x", &json!({})).await.unwrap();
+    assert_eq!(retries.lock().unwrap().len(), 1);
+
+    // Nothing listens: the request never left, so it is tried again within the bounds.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let gh = GitHub::with_policy(&url, &Token::new(TOKEN), fast_policy()).unwrap();
+    let err = gh.dispatch(&repo(), "x", &json!({})).await.unwrap_err();
+    assert!(!err.may_have_acted(), "{err:?}");
+    assert!(err.to_string().contains("after 4 attempt(s)"), "{err}");
+}
+
+#[test]
+fn an_api_url_with_credentials_is_refused_without_showing_them() {
+    let env = swa_gha::Env::from_pairs::<&str, &str>([]);
+    for url in [
+        "http://:hunter2pw@127.0.0.1:9",
+        "http://user:hunter2pw@127.0.0.1:9",
+        "https://hunter2pw@api.example.com",
+        "http://user:hunter2pw@exa mple.com",
+    ] {
+        let err = swa_github::api_base_url(Some(url), &env).unwrap_err();
+        assert!(!err.contains("hunter2pw"), "{url}: {err}");
+        assert!(err.contains("credentials"), "{url}: {err}");
+    }
+    assert_eq!(
+        swa_github::api_base_url(Some("https://ghe.example.com/api/v3/"), &env).unwrap(),
+        "https://ghe.example.com/api/v3"
+    );
+}

@@ -4,8 +4,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod faults;
+mod index;
+mod links;
 mod moto;
 mod parsers;
+mod names;
 mod sandbox;
 
 use std::path::Path;
@@ -246,7 +249,10 @@ async fn first_upload_sets_cache_control_content_type_and_hash_per_file() {
     assert!(heads(&sync_requests).is_empty(), "{sync_requests:?}");
 
     assert!(run.summary.contains("| 7 | 0 | 0 | 0 |"), "{}", run.summary);
-    assert!(run.summary.contains(&format!("`s3://{BUCKET}/`")));
+    assert!(
+        run.summary
+            .contains(&format!("<code>s3://{BUCKET}/</code>"))
+    );
     assert!(run.log.contains("::group::Syncing 5 assets"), "{}", run.log);
     assert!(run.log.contains("::group::Syncing 2 pages"), "{}", run.log);
 }
@@ -390,7 +396,11 @@ async fn delete_removes_only_stale_objects_under_the_prefix_after_the_uploads() 
         "kept without delete"
     );
     assert!(!all.contains(&"index.html".to_string()), "{all:?}");
-    assert!(first.summary.contains(&format!("`s3://{BUCKET}/site/`")));
+    assert!(
+        first
+            .summary
+            .contains(&format!("<code>s3://{BUCKET}/site/</code>"))
+    );
 
     std::fs::write(site.path().join("index.html"), "<html>new home</html>").unwrap();
     let mark = moto.requests().len();
