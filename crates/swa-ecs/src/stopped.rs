@@ -1,6 +1,7 @@
 //! Why a task stopped, told so that a person can act on it.
 
 use aws_sdk_ecs::types::{Task, TaskDefinition};
+use swa_gha::Foreign;
 
 use crate::logs::task_id;
 
@@ -27,7 +28,7 @@ impl ContainerExit {
 
 impl std::fmt::Display for ContainerExit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.name)?;
+        write!(f, "{}", Foreign(&self.name))?;
         if !self.essential {
             f.write_str(" (not essential)")?;
         }
@@ -36,7 +37,7 @@ impl std::fmt::Display for ContainerExit {
             None => f.write_str(" did not exit")?,
         }
         if let Some(reason) = &self.reason {
-            write!(f, ": {reason}")?;
+            write!(f, ": {}", Foreign(reason))?;
         }
         if self.exit_code == Some(137) && self.reason.is_none() {
             f.write_str(" (killed: out of memory, or stopped by ECS)")?;
@@ -106,13 +107,16 @@ impl StoppedTask {
     }
 
     /// One line: `task 0f1e2d3c stopped (EssentialContainerExited: Essential container in task
-    /// exited); startupwebapp exited 1`.
+    /// exited); startupwebapp exited 1`. The reasons come from ECS (a StopTask reason is anyone's
+    /// text): they are folded onto the line and cannot act as workflow commands ([`Foreign`]).
     pub fn summary(&self) -> String {
         let mut text = format!("task {} stopped", self.task_id);
         match (&self.stop_code, &self.stopped_reason) {
-            (Some(code), Some(reason)) => text.push_str(&format!(" ({code}: {reason})")),
-            (Some(code), None) => text.push_str(&format!(" ({code})")),
-            (None, Some(reason)) => text.push_str(&format!(" ({reason})")),
+            (Some(code), Some(reason)) => {
+                text.push_str(&format!(" ({}: {})", Foreign(code), Foreign(reason)));
+            }
+            (Some(code), None) => text.push_str(&format!(" ({})", Foreign(code))),
+            (None, Some(reason)) => text.push_str(&format!(" ({})", Foreign(reason))),
             (None, None) => {}
         }
         let containers: Vec<String> = self.containers.iter().map(ToString::to_string).collect();
@@ -198,6 +202,27 @@ mod tests {
         ));
         assert_eq!(stopped.failed_containers().count(), 1);
         assert!(!stopped.essentials_exited_zero());
+    }
+
+    #[test]
+    fn crafted_reasons_stay_on_the_line_and_cannot_act_as_commands() {
+        let task = Task::builder()
+            .task_arn(ARN)
+            .stop_code(TaskStopCode::UserInitiated)
+            .stopped_reason("cleanup\n::add-mask::x ##[set-output name=result]healthy")
+            .containers(
+                Container::builder()
+                    .name("startupwebapp")
+                    .exit_code(143)
+                    .reason("::stop-commands::t\r")
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            StoppedTask::new(&task, None).summary(),
+            "task 0f1e2d3c stopped (UserInitiated: cleanup\\n::add-mask::x ##\u{200B}[set-output name=result]healthy); \
+             startupwebapp exited 143: :\u{200B}:stop-commands::t\\r"
+        );
     }
 
     #[test]

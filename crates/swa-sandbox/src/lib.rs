@@ -212,6 +212,14 @@ impl Sandbox {
         w.timeline.clone()
     }
 
+    /// Changes the world as no API call can: a test words a service event, a stop reason or a
+    /// log line as a hostile hand would. The world is brought up to now first.
+    pub fn with_world<R>(&self, change: impl FnOnce(&mut World) -> R) -> R {
+        let mut w = self.shared.lock();
+        w.advance();
+        change(&mut w)
+    }
+
     /// The world as `GET /_sandbox/state` shows it.
     pub fn state(&self) -> Value {
         let mut w = self.shared.lock();

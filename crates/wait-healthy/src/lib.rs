@@ -3,6 +3,8 @@
 //! One DescribeServices per poll; tasks, targets and logs only when they are needed. A failure
 //! (rollout FAILED, a circuit-breaker rollback, `max-failed-tasks` stopped tasks) ends the wait as
 //! soon as it is seen, with the stopped tasks' reasons and their containers' last log lines.
+//! Another update of the service replacing the deployment ends it as `superseded`; ECS
+//! unreachable for `unreachable-timeout` ends it as `error`.
 
 mod pace;
 mod probe;
@@ -56,7 +58,14 @@ pub struct Args {
     /// The longest pause between polls.
     #[arg(long = "poll-interval", value_parser = swa_gha::parse_duration, default_value = "2s")]
     pub poll_interval: Duration,
+    /// How long ECS may be unreachable (no connection, or no answer in time, poll after poll)
+    /// before the wait ends with result `error`.
+    #[arg(long = "unreachable-timeout", value_parser = swa_gha::parse_duration, default_value = UNREACHABLE_TIMEOUT)]
+    pub unreachable_timeout: Duration,
 }
+
+/// The default `unreachable-timeout`: ECS unreachable this long ends the wait.
+pub const UNREACHABLE_TIMEOUT: &str = "60s";
 
 /// Every output the action writes, in the order it writes them.
 pub const OUTPUTS: &[&str] = &[
@@ -101,6 +110,12 @@ pub fn settings(args: &Args) -> Result<Settings, ActionError> {
                 swa_gha::format_duration(args.poll_interval),
                 swa_gha::format_duration(args.timeout)
             ),
+        ));
+    }
+    if args.unreachable_timeout.is_zero() {
+        return Err(ActionError::input(
+            "unreachable-timeout",
+            "is zero; give a duration such as 60s",
         ));
     }
     if args.max_failed_tasks == 0 {
@@ -153,6 +168,7 @@ pub fn settings(args: &Args) -> Result<Settings, ActionError> {
         max_failed_tasks: args.max_failed_tasks,
         log_lines: args.log_lines,
         poll_interval: args.poll_interval,
+        unreachable_timeout: args.unreachable_timeout,
         calls_per_minute: ECS_CALLS_PER_MINUTE,
     })
 }

@@ -1,8 +1,14 @@
 //! The `health-url` probe: GET must answer 200, and the body must contain `health-expect`.
+//!
+//! The probe runs on its own task ([`Prober`]), beside the polls: a slow URL never delays what
+//! ECS already said, and the wait reads the latest answer whenever it decides.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
 
 /// Probes one URL, counting what it saw.
 pub struct Probe {
@@ -81,6 +87,76 @@ impl Probe {
             }
         }
         Ok(())
+    }
+}
+
+/// What the probes have seen so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Probed {
+    /// Probes answered (passed or failed); one still waiting for its answer is not counted.
+    pub attempts: u32,
+    pub failures: u32,
+    /// The last answer passed.
+    pub last_ok: bool,
+    /// The last failure's reason; `None` once a probe passes.
+    pub last_error: Option<String>,
+}
+
+/// A [`Probe`] running on its own task: a GET, then a pause of `interval` (cut short by
+/// [`Prober::nudge`]), again and again until the prober is dropped.
+pub struct Prober {
+    latest: watch::Receiver<Probed>,
+    nudge: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+impl Prober {
+    pub fn spawn(mut probe: Probe, interval: Duration) -> Prober {
+        let (tx, latest) = watch::channel(Probed::default());
+        let nudge = Arc::new(Notify::new());
+        let woken = nudge.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                probe.check().await;
+                tx.send_replace(Probed {
+                    attempts: probe.attempts,
+                    failures: probe.failures,
+                    last_ok: probe.last_ok,
+                    last_error: probe.last_error.clone(),
+                });
+                tokio::select! {
+                    () = tokio::time::sleep(interval) => {}
+                    () = woken.notified() => {}
+                }
+            }
+        });
+        Prober {
+            latest,
+            nudge,
+            task,
+        }
+    }
+
+    /// The answers so far; never waits for a probe under way.
+    pub fn latest(&self) -> Probed {
+        self.latest.borrow().clone()
+    }
+
+    /// Probes again as soon as the probe under way (if any) has its answer, instead of after the
+    /// pause: the rollout is about to be healthy and only the URL is left to check.
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// Stops probing; the answers so far stay readable.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Prober {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

@@ -7,13 +7,14 @@ use aws_sdk_cloudwatchlogs as logs;
 use aws_sdk_ecs as ecs;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use aws_smithy_types::date_time::Format;
+use ecs::error::SdkError;
 use ecs::types::{Deployment, DesiredStatus, Service, Task, TaskDefinition};
 use swa_aws::{error_code, error_text, is_throttling};
 use swa_ecs::StoppedTask;
-use swa_gha::{ActionError, Gha, format_duration};
+use swa_gha::{ActionError, Foreign, Gha, format_duration, md};
 
 use crate::pace::Pacer;
-use crate::probe::Probe;
+use crate::probe::{Probe, Prober};
 
 /// What "healthy" means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -47,6 +48,9 @@ pub struct Settings {
     pub max_failed_tasks: u32,
     pub log_lines: u32,
     pub poll_interval: Duration,
+    /// How long ECS may stay unreachable (every poll a connection failure or a timeout) before
+    /// the wait ends with [`Verdict::Error`].
+    pub unreachable_timeout: Duration,
     /// The ECS call budget.
     pub calls_per_minute: f64,
 }
@@ -63,7 +67,11 @@ pub enum Verdict {
     Healthy,
     Failed,
     RolledBack,
+    /// Another update of the service replaced the deployment before it was healthy.
+    Superseded,
     Timeout,
+    /// ECS could not be reached for `unreachable-timeout`.
+    Error,
 }
 
 impl Verdict {
@@ -72,7 +80,9 @@ impl Verdict {
             Verdict::Healthy => "healthy",
             Verdict::Failed => "failed",
             Verdict::RolledBack => "rolled-back",
+            Verdict::Superseded => "superseded",
             Verdict::Timeout => "timeout",
+            Verdict::Error => "error",
         }
     }
 }
@@ -106,6 +116,20 @@ struct LoadBalancer {
     port: Option<i32>,
 }
 
+/// DescribeServices failing poll after poll.
+struct Outage {
+    polls: u32,
+    /// When the first of the polls failing to reach ECS at all (no connection, no answer in
+    /// time) started; `None` while ECS answers, with errors.
+    unreachable_since: Option<Instant>,
+}
+
+/// The deployment that replaced the watched one through another update of the service.
+struct Successor {
+    id: String,
+    revision: String,
+}
+
 /// The state of one wait.
 pub struct Watch {
     clients: Clients,
@@ -113,8 +137,11 @@ pub struct Watch {
     gha: Gha,
     pacer: Pacer,
     start: Instant,
+    /// The `health-url` probe, until [`Watch::run`] starts it as `prober`.
     probe: Option<Probe>,
+    prober: Option<Prober>,
     polls: u32,
+    outage: Option<Outage>,
     // Known after the first poll.
     deployment_id: Option<String>,
     new_revision: Option<String>,
@@ -137,6 +164,7 @@ pub struct Watch {
     targets_ok: bool,
     task_ips: Option<(i32, Vec<String>)>,
     last_error: Option<String>,
+    superseded_by: Option<Successor>,
 }
 
 impl Watch {
@@ -159,7 +187,9 @@ impl Watch {
             gha,
             start: Instant::now(),
             probe,
+            prober: None,
             polls: 0,
+            outage: None,
             deployment_id: None,
             new_revision: None,
             old_revisions: Vec::new(),
@@ -180,6 +210,7 @@ impl Watch {
             targets_ok: false,
             task_ips: None,
             last_error: None,
+            superseded_by: None,
         })
     }
 
@@ -190,6 +221,9 @@ impl Watch {
 
     /// Polls until the deployment is healthy, fails, or the timeout passes.
     pub async fn run(&mut self) -> Result<Outcome, ActionError> {
+        if let Some(probe) = self.probe.take() {
+            self.prober = Some(Prober::spawn(probe, self.settings.poll_interval));
+        }
         loop {
             let remaining = self.settings.timeout.saturating_sub(self.start.elapsed());
             match tokio::time::timeout(remaining, self.poll()).await {
@@ -220,6 +254,15 @@ impl Watch {
             message.push_str(": ");
             message.push_str(&self.missing.join("; "));
         }
+        if let (Some(outage), Some(error)) = (&self.outage, &self.last_error) {
+            // What was missing is as old as the last answer.
+            message.push_str(&format!(
+                " (as of the last answer: DescribeServices failed the last {} poll{}: {})",
+                outage.polls,
+                if outage.polls == 1 { "" } else { "s" },
+                Foreign(error)
+            ));
+        }
         Outcome::new(Verdict::Timeout, message)
     }
 
@@ -234,24 +277,20 @@ impl Watch {
     /// One look at the service; `Some` when the wait is over.
     async fn poll(&mut self) -> Result<Option<Outcome>, ActionError> {
         self.polls += 1;
-        let describe = self
+        let started = Instant::now();
+        let described = self
             .clients
             .ecs
             .describe_services()
             .cluster(&self.settings.cluster)
             .services(&self.settings.service)
-            .send();
-        let probe = async {
-            match self.probe.as_mut() {
-                Some(p) => Some(p.check().await),
-                None => None,
-            }
-        };
-        let (described, _) = tokio::join!(describe, probe);
+            .send()
+            .await;
         self.pacer.spent(1);
         let described = match described {
             Ok(out) => {
                 self.pacer.recovered();
+                self.answered();
                 out
             }
             Err(e) => {
@@ -276,11 +315,9 @@ impl Watch {
                 if is_throttling(&e) {
                     self.pacer.throttled();
                 }
-                let text = error_text(&e);
-                self.gha
-                    .warning(format!("DescribeServices failed, will retry: {text}"));
-                self.last_error = Some(text);
-                return Ok(None);
+                let unreachable =
+                    matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
+                return Ok(self.unanswered(started, error_text(&e), unreachable));
             }
         };
         let Some(service) = described
@@ -297,8 +334,10 @@ impl Watch {
             return Err(ActionError::input(
                 "service",
                 format!(
-                    "names `{}`, which is not a service of cluster `{}` ({reason})",
-                    self.settings.service, self.settings.cluster
+                    "names `{}`, which is not a service of cluster `{}` ({})",
+                    self.settings.service,
+                    self.settings.cluster,
+                    Foreign(reason)
                 ),
             ));
         };
@@ -307,6 +346,54 @@ impl Watch {
         }
         self.record_events(&service);
         Ok(self.evaluate(&service).await)
+    }
+
+    /// DescribeServices failed: warn once for a run of failures, and give up once ECS has been
+    /// unreachable for `unreachable-timeout`.
+    fn unanswered(&mut self, started: Instant, text: String, unreachable: bool) -> Option<Outcome> {
+        if self.outage.is_none() {
+            self.gha.warning(format!(
+                "DescribeServices failed, will retry (and say so again only when it answers or the wait gives up): {}",
+                Foreign(&text)
+            ));
+        }
+        let outage = self.outage.get_or_insert(Outage {
+            polls: 0,
+            unreachable_since: None,
+        });
+        outage.polls += 1;
+        if unreachable {
+            outage.unreachable_since.get_or_insert(started);
+        } else {
+            outage.unreachable_since = None;
+        }
+        let polls = outage.polls;
+        let since = outage.unreachable_since;
+        self.last_error = Some(text);
+        let down = since?.elapsed();
+        if down < self.settings.unreachable_timeout {
+            return None;
+        }
+        Some(Outcome::new(
+            Verdict::Error,
+            format!(
+                "ECS could not be reached for {} ({polls} polls in a row failed; unreachable-timeout is {}): {}",
+                format_duration(down),
+                format_duration(self.settings.unreachable_timeout),
+                Foreign(self.last_error.as_deref().unwrap_or_default())
+            ),
+        ))
+    }
+
+    /// DescribeServices answered: say so if it had been failing.
+    fn answered(&mut self) {
+        if let Some(outage) = self.outage.take() {
+            self.gha.info(format!(
+                "DescribeServices answers again, after {} failed poll{}",
+                outage.polls,
+                if outage.polls == 1 { "" } else { "s" }
+            ));
+        }
     }
 
     async fn first_look(&mut self, service: &Service) -> Result<(), ActionError> {
@@ -402,7 +489,7 @@ impl Watch {
             Err(e) => {
                 self.gha.warning(format!(
                     "DescribeTaskDefinition {arn} failed: {}",
-                    error_text(&e)
+                    Foreign(&error_text(&e))
                 ));
                 None
             }
@@ -430,9 +517,9 @@ impl Watch {
                 .and_then(|t| t.fmt(Format::DateTime).ok())
                 .map(|t| t.get(11..19).unwrap_or(&t).to_string())
                 .unwrap_or_default();
-            let line = format!("{time} {}", event.message().unwrap_or_default());
-            self.gha.info(format!("event: {line}"));
-            self.events.push(line);
+            let message = event.message().unwrap_or_default();
+            self.gha.info(format!("event: {time} {}", Foreign(message)));
+            self.events.push(format!("{time} {message}"));
         }
     }
 
@@ -442,8 +529,7 @@ impl Watch {
         let deployments = service.deployments();
         let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
         let Some(deployment) = deployments.iter().find(|d| d.id() == Some(id.as_str())) else {
-            self.fetch_stopped(&id, &new_revision).await;
-            return Some(self.replaced(&id, primary, "is gone"));
+            return Some(self.replaced(&id, primary, "is gone", service).await);
         };
         self.rollout_state = deployment
             .rollout_state()
@@ -455,8 +541,10 @@ impl Watch {
         let failed = u32::try_from(deployment.failed_tasks()).unwrap_or(0);
         self.failed_tasks = self.failed_tasks.max(failed);
         if deployment.status() != Some("PRIMARY") {
-            self.fetch_stopped(&id, &new_revision).await;
-            return Some(self.replaced(&id, primary, "is no longer PRIMARY"));
+            return Some(
+                self.replaced(&id, primary, "is no longer PRIMARY", service)
+                    .await,
+            );
         }
         if self.rollout_state == "FAILED" {
             let reason = self
@@ -468,17 +556,19 @@ impl Watch {
                 Outcome::new(
                     Verdict::RolledBack,
                     format!(
-                        "deployment {id} ({}) failed and ECS is rolling back{}: {reason}",
+                        "deployment {id} ({}) failed and ECS is rolling back{}: {}",
                         short_revision(&new_revision),
-                        self.rollback_target()
+                        self.rollback_target(),
+                        Foreign(&reason)
                     ),
                 )
             } else {
                 Outcome::new(
                     Verdict::Failed,
                     format!(
-                        "deployment {id} ({}) failed: {reason}",
-                        short_revision(&new_revision)
+                        "deployment {id} ({}) failed: {}",
+                        short_revision(&new_revision),
+                        Foreign(&reason)
                     ),
                 )
             });
@@ -564,16 +654,24 @@ impl Watch {
                 if tasks == 1 { "" } else { "s" }
             ));
         }
-        if let Some(probe) = &self.probe {
-            if probe.last_ok {
+        // The latest answer, never waiting for a probe under way.
+        if let Some(probed) = self.prober.as_ref().map(Prober::latest) {
+            if probed.last_ok {
                 if tasks_running {
                     self.phase("health-url passing");
                 }
             } else {
+                if tasks_running && let Some(prober) = &self.prober {
+                    prober.nudge();
+                }
                 missing.push(format!(
                     "health-url {}: {}",
-                    probe.url(),
-                    probe.last_error.as_deref().unwrap_or("not passing")
+                    self.settings.health_url.as_deref().unwrap_or_default(),
+                    match (&probed.last_error, probed.attempts) {
+                        (Some(error), _) => Foreign(error).to_string(),
+                        (None, 0) => "no answer yet".into(),
+                        (None, _) => "not passing".into(),
+                    }
                 ));
             }
         }
@@ -608,7 +706,18 @@ impl Watch {
         }
     }
 
-    fn replaced(&self, id: &str, primary: Option<&Deployment>, how: &str) -> Outcome {
+    /// The watched deployment is no longer PRIMARY (or gone). ECS rolled it back when it failed
+    /// (rolloutState FAILED), or when the service says a rollback is under way (the new PRIMARY's
+    /// reason, a `rolling back to deployment` event); any other new PRIMARY deployment came from
+    /// another update of the service and superseded it. The stopped tasks are read for a
+    /// rollback: a successor stops the tasks of a superseded deployment, which is no failure.
+    async fn replaced(
+        &mut self,
+        id: &str,
+        primary: Option<&Deployment>,
+        how: &str,
+        service: &Service,
+    ) -> Outcome {
         let new_revision = self.new_revision.clone().unwrap_or_default();
         let primary_revision = primary
             .and_then(|d| d.task_definition())
@@ -616,11 +725,40 @@ impl Watch {
         let reason = self
             .rollout_reason
             .as_deref()
-            .map(|r| format!(": {r}"))
+            .map(|r| format!(": {}", Foreign(r)))
             .unwrap_or_default();
-        let rolled_back = primary_revision != new_revision
-            && (self.rollback_enabled || self.old_revisions.iter().any(|r| r == primary_revision));
-        if rolled_back {
+        let rolling_back = |text: &str| text.contains("rolling back");
+        let since = self.since.map(|t| t.secs()).unwrap_or(0);
+        let rolled_back = self.rollout_state == "FAILED"
+            || primary
+                .and_then(|d| d.rollout_state_reason())
+                .is_some_and(rolling_back)
+            || service
+                .events()
+                .iter()
+                .filter(|e| e.created_at().is_some_and(|t| t.secs() >= since))
+                .filter_map(|e| e.message())
+                .any(|m| m.contains("rolling back to deployment"));
+        let primary_id = primary.and_then(|d| d.id()).unwrap_or("(none)");
+        let superseded = !rolled_back && primary.is_some();
+        if !superseded {
+            self.fetch_stopped(id, &new_revision).await;
+        }
+        if superseded {
+            self.superseded_by = Some(Successor {
+                id: primary_id.to_string(),
+                revision: primary_revision.to_string(),
+            });
+            return Outcome::new(
+                Verdict::Superseded,
+                format!(
+                    "deployment {id} ({}) was superseded by deployment {primary_id} ({}) before it was healthy: another update of the service replaced it (not a rollback)",
+                    short_revision(&new_revision),
+                    short_revision(primary_revision)
+                ),
+            );
+        }
+        if rolled_back && primary_revision != new_revision {
             Outcome::new(
                 Verdict::RolledBack,
                 format!(
@@ -633,9 +771,8 @@ impl Watch {
             Outcome::new(
                 Verdict::Failed,
                 format!(
-                    "deployment {id} ({}) {how}: deployment {} ({}) replaced it{reason}",
+                    "deployment {id} ({}) {how}: deployment {primary_id} ({}) replaced it{reason}",
                     short_revision(&new_revision),
-                    primary.and_then(|d| d.id()).unwrap_or("(none)"),
                     short_revision(primary_revision)
                 ),
             )
@@ -659,7 +796,7 @@ impl Watch {
             .desired_status(status)
             .send()
             .await
-            .map_err(|e| format!("ListTasks failed: {}", error_text(&e)))?;
+            .map_err(|e| format!("ListTasks failed: {}", Foreign(&error_text(&e))))?;
         let arns: Vec<String> = listed.task_arns().to_vec();
         if arns.is_empty() {
             return Ok(Vec::new());
@@ -675,7 +812,7 @@ impl Watch {
                 .set_tasks(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|e| format!("DescribeTasks failed: {}", error_text(&e)))?;
+                .map_err(|e| format!("DescribeTasks failed: {}", Foreign(&error_text(&e))))?;
             tasks.extend(described.tasks().iter().cloned());
         }
         let since = self.since.map(|t| t.secs()).unwrap_or(0);
@@ -760,7 +897,7 @@ impl Watch {
                     problems.push(format!(
                         "DescribeTargetHealth {} failed: {}",
                         short_target_group(&target_group),
-                        error_text(&e)
+                        Foreign(&error_text(&e))
                     ));
                     continue;
                 }
@@ -789,7 +926,9 @@ impl Watch {
                                 .or_else(|| h.description().map(String::from));
                             problems.push(format!(
                                 "target {label} {state}{}",
-                                reason.map(|r| format!(": {r}")).unwrap_or_default()
+                                reason
+                                    .map(|r| format!(": {}", Foreign(&r)))
+                                    .unwrap_or_default()
                             ));
                         }
                     }
@@ -803,79 +942,29 @@ impl Watch {
     /// error for anything but healthy.
     pub async fn finish(&mut self, outcome: Outcome) -> Result<(), ActionError> {
         let elapsed = self.start.elapsed();
+        // The verdict is in: a probe still waiting for its answer does not count.
+        if let Some(prober) = &self.prober {
+            prober.stop();
+        }
         let mut log_sections = Vec::new();
-        if outcome.verdict != Verdict::Healthy {
+        // ECS unreachable: asking it for the stopped tasks would only fail again.
+        let report_stopped = !matches!(outcome.verdict, Verdict::Healthy | Verdict::Error);
+        if report_stopped {
             if let (Some(id), Some(revision)) =
                 (self.deployment_id.clone(), self.new_revision.clone())
-                && (self.failed_tasks as usize > self.stopped.len() || self.stopped.is_empty())
+                && (self.failed_tasks as usize > self.stopped.len()
+                    || (self.stopped.is_empty() && outcome.verdict != Verdict::Superseded))
             {
                 self.fetch_stopped(&id, &revision).await;
             }
             let shown: Vec<StoppedTask> =
                 self.stopped.iter().rev().take(3).rev().cloned().collect();
             for stopped in &shown {
-                let definition = match (&self.definition, &stopped.task_definition_arn) {
-                    (Some(d), Some(arn)) if d.task_definition_arn() == Some(arn.as_str()) => {
-                        Some(d.clone())
-                    }
-                    (_, Some(arn)) => self.describe_definition(arn).await,
-                    (d, None) => d.clone(),
-                };
-                self.gha
-                    .group_start(&format!("Stopped task {}", stopped.task_id));
-                self.gha.info(stopped.summary());
-                let mut section = format!("- {}\n", stopped.summary());
-                if let Some(definition) = definition {
-                    let tails = swa_ecs::failed_container_logs(
-                        &self.clients.logs,
-                        &definition,
-                        stopped,
-                        self.settings.log_lines,
-                    )
-                    .await;
-                    for tail in tails {
-                        let where_ = tail
-                            .location
-                            .as_ref()
-                            .map(|l| l.to_string())
-                            .unwrap_or_default();
-                        match &tail.lines {
-                            Ok(lines) => {
-                                self.gha.info(format!(
-                                    "Last {} log lines of {} ({where_}):",
-                                    lines.len(),
-                                    tail.container
-                                ));
-                                for line in lines {
-                                    self.gha.info(format!("  {line}"));
-                                }
-                                section.push_str(&format!(
-                                    "\n  Last {} log lines of `{}`:\n\n  ```\n{}  ```\n",
-                                    lines.len(),
-                                    tail.container,
-                                    lines
-                                        .iter()
-                                        .map(|l| format!("  {}\n", l.replace("```", "'''")))
-                                        .collect::<String>()
-                                ));
-                            }
-                            Err(why) => {
-                                self.gha
-                                    .info(format!("No logs for {}: {why}", tail.container));
-                                section.push_str(&format!(
-                                    "  No logs for `{}`: {why}\n",
-                                    tail.container
-                                ));
-                            }
-                        }
-                    }
-                }
-                self.gha.group_end();
-                log_sections.push(section);
+                log_sections.push(self.report_stopped(stopped).await);
             }
         }
-        let probes = self.probe.as_ref().map(|p| (p.attempts, p.failures));
-        let failed_probes = probes.map(|(_, f)| f).unwrap_or(0);
+        let probed = self.prober.as_ref().map(|p| p.latest());
+        let failed_probes = probed.as_ref().map(|p| p.failures).unwrap_or(0);
         self.gha.set_output("result", outcome.verdict.as_str())?;
         self.gha
             .set_output("deployment-id", self.deployment_id.as_deref().unwrap_or(""))?;
@@ -886,6 +975,7 @@ impl Watch {
             .set_output("failed-probes", &failed_probes.to_string())?;
         self.gha
             .set_output("elapsed-seconds", &format!("{:.1}", elapsed.as_secs_f64()))?;
+        let probes = probed.map(|p| (p.attempts, p.failures));
         self.gha
             .summary(&self.summary(&outcome, elapsed, probes, &log_sections))?;
         self.gha.info(format!(
@@ -908,6 +998,70 @@ impl Watch {
         }
     }
 
+    /// One stopped task in the log (a group with its containers' last log lines, inside a
+    /// commands pause) and as a section of the summary.
+    async fn report_stopped(&mut self, stopped: &StoppedTask) -> String {
+        let definition = match (&self.definition, &stopped.task_definition_arn) {
+            (Some(d), Some(arn)) if d.task_definition_arn() == Some(arn.as_str()) => {
+                Some(d.clone())
+            }
+            (_, Some(arn)) => self.describe_definition(arn).await,
+            (d, None) => d.clone(),
+        };
+        self.gha
+            .group_start(&format!("Stopped task {}", stopped.task_id));
+        self.gha.info(stopped.summary());
+        let mut section = format!("- {}\n", md::text(&stopped.summary()));
+        if let Some(definition) = definition {
+            let tails = swa_ecs::failed_container_logs(
+                &self.clients.logs,
+                &definition,
+                stopped,
+                self.settings.log_lines,
+            )
+            .await;
+            for tail in tails {
+                let where_ = tail
+                    .location
+                    .as_ref()
+                    .map(|l| l.to_string())
+                    .unwrap_or_default();
+                match &tail.lines {
+                    Ok(lines) => {
+                        self.gha.info(format!(
+                            "Last {} log lines of {} ({}):",
+                            lines.len(),
+                            Foreign(&tail.container),
+                            Foreign(&where_)
+                        ));
+                        let block: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
+                        self.gha.foreign_block(&block.join("\n"));
+                        section.push_str(&format!(
+                            "\n  Last {} log lines of {}:\n\n{}",
+                            lines.len(),
+                            md::code(&tail.container),
+                            md::fenced("", &lines.join("\n"))
+                        ));
+                    }
+                    Err(why) => {
+                        self.gha.info(format!(
+                            "No logs for {}: {}",
+                            Foreign(&tail.container),
+                            Foreign(why)
+                        ));
+                        section.push_str(&format!(
+                            "  No logs for {}: {}\n",
+                            md::code(&tail.container),
+                            md::text(why)
+                        ));
+                    }
+                }
+            }
+        }
+        self.gha.group_end();
+        section
+    }
+
     fn summary(
         &self,
         outcome: &Outcome,
@@ -926,48 +1080,55 @@ impl Watch {
             .map(|d| {
                 d.container_definitions()
                     .iter()
-                    .map(|c| format!("`{}`", c.image().unwrap_or_default()))
+                    .map(|c| md::code(c.image().unwrap_or_default()))
                     .collect::<Vec<_>>()
                     .join(", ")
             })
             .unwrap_or_default();
         let mut md = format!(
             "### {icon} wait-healthy: {} {}\n\n{}\n\n| | |\n|---|---|\n",
-            self.settings.service,
+            md::text(&self.settings.service),
             outcome.verdict.as_str(),
-            outcome.message
+            md::text(&outcome.message)
         );
         let mut row = |k: &str, v: String| md.push_str(&format!("| {k} | {v} |\n"));
-        row(
-            "Deployment",
-            format!("`{}`", self.deployment_id.as_deref().unwrap_or("")),
-        );
+        let known = |value: Option<&str>| value.map(md::code).unwrap_or_else(|| "-".into());
+        row("Deployment", known(self.deployment_id.as_deref()));
         row(
             "New revision",
-            format!(
-                "`{}`",
-                short_revision(self.new_revision.as_deref().unwrap_or(""))
-            ),
+            known(self.new_revision.as_deref().map(short_revision)),
         );
         row(
             "Old revision",
-            if self.old_revisions.is_empty() {
+            if self.deployment_id.is_none() {
+                "-".into()
+            } else if self.old_revisions.is_empty() {
                 "(none running)".into()
             } else {
                 self.old_revisions
                     .iter()
-                    .map(|r| format!("`{}`", short_revision(r)))
+                    .map(|r| md::code(short_revision(r)))
                     .collect::<Vec<_>>()
                     .join(", ")
             },
         );
-        row("Image", image);
+        if let Some(successor) = &self.superseded_by {
+            row(
+                "Superseded by",
+                format!(
+                    "{} ({})",
+                    md::code(&successor.id),
+                    md::code(short_revision(&successor.revision))
+                ),
+            );
+        }
+        row("Image", if image.is_empty() { "-".into() } else { image });
         row(
             "Rollout state",
             if self.rollout_state.is_empty() {
                 "-".into()
             } else {
-                self.rollout_state.clone()
+                md::text(&self.rollout_state)
             },
         );
         row("Failed tasks", self.failed_tasks.to_string());
@@ -981,17 +1142,21 @@ impl Watch {
                 md.push_str(&format!("| {name} | {} |\n", format_duration(*at)));
             }
         }
-        if outcome.verdict != Verdict::Healthy && !self.missing.is_empty() {
+        let missing_is_news = !matches!(
+            outcome.verdict,
+            Verdict::Healthy | Verdict::Error | Verdict::Superseded
+        );
+        if missing_is_news && !self.missing.is_empty() {
             md.push_str("\n#### Still missing\n\n");
             for m in &self.missing {
-                md.push_str(&format!("- {m}\n"));
+                md.push_str(&format!("- {}\n", md::text(m)));
             }
         }
         if !self.stopped.is_empty() {
             md.push_str("\n#### Stopped tasks\n\n");
             if logs.is_empty() {
                 for s in &self.stopped {
-                    md.push_str(&format!("- {}\n", s.summary()));
+                    md.push_str(&format!("- {}\n", md::text(&s.summary())));
                 }
             } else {
                 for section in logs {
@@ -1002,11 +1167,14 @@ impl Watch {
         if !self.events.is_empty() {
             md.push_str("\n#### Service events\n\n");
             for e in &self.events {
-                md.push_str(&format!("- {e}\n"));
+                md.push_str(&format!("- {}\n", md::text(e)));
             }
         }
-        if let Some(e) = &self.last_error {
-            md.push_str(&format!("\nLast API error: {e}\n"));
+        // An error verdict's message is the last API error already.
+        if let Some(e) = &self.last_error
+            && outcome.verdict != Verdict::Error
+        {
+            md.push_str(&format!("\nLast API error: {}\n", md::text(e)));
         }
         md
     }
@@ -1335,6 +1503,7 @@ mod tests {
                 max_failed_tasks: self.max_failed_tasks,
                 log_lines: 30,
                 poll_interval: Duration::from_millis(5),
+                unreachable_timeout: Duration::from_secs(60),
                 calls_per_minute: 1e9,
             };
             let (gha, log): (Gha, Capture) = Gha::capture(Env::default());
@@ -1567,52 +1736,131 @@ mod tests {
         assert!(log.contains("output result=timeout"), "{log}");
     }
 
+    fn rev5() -> Deployment {
+        deployment(
+            "ecs-svc/9",
+            "PRIMARY",
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task:5",
+            0,
+            0,
+            DeploymentRolloutState::InProgress,
+        )
+    }
+
     #[tokio::test]
-    async fn a_replaced_deployment_fails() {
+    async fn a_newer_update_supersedes_the_deployment_with_or_without_a_circuit_breaker() {
+        for breaker in [true, false] {
+            let describe = mock!(ecs::Client::describe_services)
+                .sequence()
+                .output(move || {
+                    let mut out = services(vec![new_dep(0, 0, DeploymentRolloutState::InProgress)]);
+                    if !breaker && let Some(s) = out.services.as_mut().and_then(|s| s.first_mut()) {
+                        s.deployment_configuration = None;
+                    }
+                    out
+                })
+                .output(|| services(vec![rev5()]))
+                .repeatedly()
+                .build();
+            let (result, log, _) = Fixture::new(describe)
+                .run(Until::Steady, Duration::from_secs(30))
+                .await;
+            let text = result.expect_err("superseded").to_string();
+            assert_eq!(
+                text,
+                "deployment ecs-svc/2 (startupwebapp-service-task:4) was superseded by deployment ecs-svc/9 (startupwebapp-service-task:5) before it was healthy: another update of the service replaced it (not a rollback)",
+                "breaker {breaker}"
+            );
+            assert!(log.contains("output result=superseded"), "{log}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_update_back_to_the_old_revision_supersedes_too() {
+        // The new PRIMARY runs the revision this deployment replaced, but nothing failed and ECS
+        // reported no rollback: someone deployed the old revision again.
         let describe = mock!(ecs::Client::describe_services)
             .sequence()
-            .output(|| services(vec![new_dep(0, 0, DeploymentRolloutState::InProgress)]))
-            .output(|| services(vec![deployment(
-                "ecs-svc/9",
-                "PRIMARY",
-                "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task:5",
-                0,
-                0,
-                DeploymentRolloutState::InProgress,
-            )]))
+            .output(|| {
+                services(vec![
+                    new_dep(0, 0, DeploymentRolloutState::InProgress),
+                    old_dep("ACTIVE", 2),
+                ])
+            })
+            .output(|| {
+                services(vec![
+                    deployment(
+                        "ecs-svc/9",
+                        "PRIMARY",
+                        OLD,
+                        0,
+                        0,
+                        DeploymentRolloutState::InProgress,
+                    ),
+                    deployment(
+                        "ecs-svc/2",
+                        "ACTIVE",
+                        NEW,
+                        1,
+                        0,
+                        DeploymentRolloutState::InProgress,
+                    ),
+                ])
+            })
             .repeatedly()
             .build();
-        let mut fixture = Fixture::new(describe);
-        // Without a circuit breaker, a newer revision replacing this one is not a rollback.
-        let no_breaker = mock!(ecs::Client::describe_services)
+        let (result, log, _) = Fixture::new(describe)
+            .run(Until::Steady, Duration::from_secs(30))
+            .await;
+        let text = result.expect_err("superseded").to_string();
+        assert!(
+            text.contains("was superseded by deployment ecs-svc/9 (startupwebapp-service-task:3)"),
+            "{text}"
+        );
+        assert!(log.contains("output result=superseded"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn a_rollback_event_is_a_rollback_even_when_the_failure_was_not_seen() {
+        let describe = mock!(ecs::Client::describe_services)
             .sequence()
             .output(|| {
-                let mut out = services(vec![new_dep(0, 0, DeploymentRolloutState::InProgress)]);
+                services(vec![
+                    new_dep(0, 0, DeploymentRolloutState::InProgress),
+                    old_dep("ACTIVE", 2),
+                ])
+            })
+            .output(|| {
+                let mut out = services(vec![deployment(
+                    "ecs-svc/9",
+                    "PRIMARY",
+                    OLD,
+                    2,
+                    0,
+                    DeploymentRolloutState::InProgress,
+                )]);
                 if let Some(s) = out.services.as_mut().and_then(|s| s.first_mut()) {
-                    s.deployment_configuration = None;
+                    s.events.get_or_insert_with(Vec::new).push(
+                        ServiceEvent::builder()
+                            .id("e9")
+                            .created_at(aws_smithy_types::DateTime::from_secs(3_000))
+                            .message("(service startupwebapp-service) (deployment ecs-svc/9) rolling back to deployment ecs-svc/1.")
+                            .build(),
+                    );
                 }
                 out
             })
-            .output(|| services(vec![deployment(
-                "ecs-svc/9",
-                "PRIMARY",
-                "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task:5",
-                0,
-                0,
-                DeploymentRolloutState::InProgress,
-            )]))
             .repeatedly()
             .build();
-        fixture.ecs[0] = no_breaker;
-        let (result, log, _) = fixture.run(Until::Steady, Duration::from_secs(30)).await;
-        let text = result.expect_err("replaced").to_string();
+        let (result, log, _) = Fixture::new(describe)
+            .run(Until::Steady, Duration::from_secs(30))
+            .await;
+        let text = result.expect_err("rolled back").to_string();
         assert!(
-            text.contains(
-                "is gone: deployment ecs-svc/9 (startupwebapp-service-task:5) replaced it"
-            ),
+            text.contains("is gone: the service rolled back to startupwebapp-service-task:3"),
             "{text}"
         );
-        assert!(log.contains("output result=failed"), "{log}");
+        assert!(log.contains("output result=rolled-back"), "{log}");
     }
 
     #[tokio::test]
@@ -1628,17 +1876,24 @@ mod tests {
         let describe = mock!(ecs::Client::describe_services)
             .sequence()
             .error(throttled)
-            .times(3)
+            .times(5)
             .output(|| services(vec![new_dep(2, 0, DeploymentRolloutState::Completed)]))
             .repeatedly()
             .build();
         let fixture = Fixture::new(describe);
         let (result, log, _) = fixture.run(Until::Steady, Duration::from_secs(30)).await;
         assert!(result.is_ok(), "{result:?}\n{log}");
+        let warnings: Vec<&str> = log.lines().filter(|l| l.starts_with("::warning")).collect();
+        assert_eq!(
+            warnings,
+            [
+                "::warning::DescribeServices failed, will retry (and say so again only when it answers or the wait gives up): ThrottlingException: Rate exceeded"
+            ],
+            "one warning for the failed polls"
+        );
+        // The client tries twice per poll: five throttled answers fail two polls.
         assert!(
-            log.contains(
-                "::warning::DescribeServices failed, will retry: ThrottlingException: Rate exceeded"
-            ),
+            log.contains("DescribeServices answers again, after 2 failed polls\n"),
             "{log}"
         );
         assert!(log.contains("output result=healthy"), "{log}");

@@ -5,9 +5,40 @@
 use swa_sandbox::{Options, Sandbox};
 use swa_testing::{Step, StepRun};
 
+mod foreign_text;
 mod rollout;
+mod slow_health_url;
+mod superseded;
+mod unreachable;
 
 use rollout::start_rollout;
+
+/// Asserts snapshots of what users read with what varies between runs (task and deployment
+/// ids, pause tokens, times, durations, ports, IP addresses) replaced by placeholders.
+fn snapshots(assertions: impl FnOnce()) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"swa-[0-9a-f]{32}", "swa-[TOKEN]");
+    settings.add_filter(r"\b[0-9a-f]{32}\b", "[TASK]");
+    settings.add_filter(r"ecs-svc/\d+", "ecs-svc/[ID]");
+    settings.add_filter(r"\b\d{2}:\d{2}:\d{2}\b", "[TIME]");
+    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+    settings.add_filter(r"\b10\.0\.\d+\.\d+\b", "[IP]");
+    settings.add_filter(r"\b(\d+h)?(\d+m)?\d+(\.\d+)?(ms|s)\b", "[DURATION]");
+    settings.add_filter(r"\b\d+ polls in a row\b", "[N] polls in a row");
+    settings.bind(assertions);
+}
+
+/// Waits until the sandbox's timeline has a fact of `kind`.
+fn wait_for_fact(sandbox: &Sandbox, kind: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !sandbox.timeline().iter().any(|e| e.kind == kind) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sandbox never reported {kind}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
 
 fn sandbox(scenario: &str) -> Sandbox {
     sandbox_at(scenario, 30.0)
@@ -291,6 +322,10 @@ fn bad_inputs_exit_2_naming_the_input() {
             "input `health-expect` is not valid JSON",
         ),
         (&[("max-failed-tasks", "0")], "input `max-failed-tasks`"),
+        (
+            &[("unreachable-timeout", "0s")],
+            "input `unreachable-timeout` is zero",
+        ),
         (&[("service", "")], "input `service` is required"),
     ];
     for (inputs, expected) in cases {
