@@ -7,8 +7,8 @@ mod faults;
 mod index;
 mod links;
 mod moto;
-mod parsers;
 mod names;
+mod parsers;
 mod sandbox;
 
 use std::path::Path;

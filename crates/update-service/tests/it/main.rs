@@ -349,6 +349,7 @@ fn an_update_that_replaces_a_rollout_in_flight_says_so() {
         .map(|l| l.replace(first.output("deployment-id"), "[first deployment]"))
         .collect();
     insta::assert_snapshot!(warnings.join("\n"), @"");
+}
 
 /// The summary from the changes block to its end.
 fn diff_section(summary: &str) -> &str {
