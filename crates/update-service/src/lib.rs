@@ -596,8 +596,7 @@ async fn previous_revision(
         None => Err(ActionError::input(
             "revision",
             format!(
-                "is `previous`, but service `{name}` has no successful deployment of a revision other than the one it runs now ({}); name the revision to deploy, such as `{}`",
-                revision_label(current),
+                "is `previous`, but service `{name}` has no successful deployment of a revision other than the one it runs now ({}); name the revision to deploy as `family:N`",
                 revision_label(current)
             ),
         )),
@@ -1105,7 +1104,7 @@ mod tests {
         let (result, log) = world.run(&[("revision", "previous")]).await;
         let err = result.expect_err("nothing to go back to");
         assert_eq!(err.kind(), ExitKind::BadInput);
-        insta::assert_snapshot!(err.to_string(), @"");
+        insta::assert_snapshot!(err.to_string(), @"input `revision` is `previous`, but service `startupwebapp-service` has no successful deployment of a revision other than the one it runs now (startupwebapp-service-task:3); name the revision to deploy as `family:N`");
         assert_eq!(
             world.register().num_calls() + world.update().num_calls(),
             0,

@@ -348,7 +348,7 @@ fn an_update_that_replaces_a_rollout_in_flight_says_so() {
         .filter(|l| l.starts_with("::warning::"))
         .map(|l| l.replace(first.output("deployment-id"), "[first deployment]"))
         .collect();
-    insta::assert_snapshot!(warnings.join("\n"), @"");
+    insta::assert_snapshot!(warnings.join("\n"), @"::warning::this update replaces deployment [first deployment] (startupwebapp-service-task:4), which was still rolling out; a wait-healthy watching it reports `superseded`");
 }
 
 /// The summary from the changes block to its end.
