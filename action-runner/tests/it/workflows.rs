@@ -236,3 +236,52 @@ fn the_production_deploy_fits_20_minutes_and_rolls_back() {
     assert!(condition.contains("needs.verify.result == 'failure'"));
     assert!(condition.contains("inputs.auto-rollback"));
 }
+
+/// rollback-production's summary step, run by bash as the runner runs it, with a reason that
+/// tries to act as workflow commands and to break the summary's Markdown.
+#[test]
+fn the_rollback_reason_is_shown_never_obeyed() {
+    let workflow = yaml(&crate::root().join(".github/workflows/rollback-production.yml"));
+    let step = steps(&workflow["jobs"]["rollback"])
+        .find(|s| s["name"] == "Summary")
+        .expect("the Summary step");
+    let script = step["run"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let reason = "bad release | see <b>#42</b>\n::add-mask::x\n::set-output name=r::y ##[error]z";
+    let out = std::process::Command::new("bash")
+        .args(["-e", "-c", script])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("ACTOR", "octocat")
+        .env("REASON", reason)
+        .env("FROM", "startupwebapp-service-task:4")
+        .env("TO", "startupwebapp-service-task:3")
+        .env("OUTCOME", "success")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let log = String::from_utf8(out.stdout).unwrap();
+    swa_testing::check_commands(&log).unwrap();
+    let token = log
+        .lines()
+        .find_map(|l| l.strip_prefix("::stop-commands::"))
+        .expect("a paused block");
+    assert!(token.len() >= 36, "{token}");
+    let shown = log.replace(token, "TOKEN");
+    insta::assert_snapshot!(shown, @r#"
+        Rolled back by octocat: startupwebapp-service-task:4 -> startupwebapp-service-task:3 (success). Reason:
+        ::stop-commands::TOKEN
+        bad release | see <b>#42</b>
+        ::add-mask::x
+        ::set-output name=r::y ##[error]z
+        ::TOKEN::
+        "#);
+    let md = std::fs::read_to_string(&summary).unwrap();
+    insta::assert_snapshot!(md.lines().take(3).collect::<Vec<_>>().join("\n"), @r#"
+        ## Production rolled back by @octocat
+
+        > bad release \| see &lt;b&gt;\#42&lt;/b&gt;<br>::add-mask::x<br>::set-output name=r::y \#\#\[error\]z
+        "#);
+}

@@ -6,6 +6,7 @@
 mod command;
 mod follow;
 mod image;
+mod network;
 mod plan;
 mod summary;
 mod target;
@@ -16,6 +17,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs as logs;
+use aws_sdk_ec2 as ec2;
 use aws_sdk_ecr as ecr;
 use aws_sdk_ecs as ecs;
 use swa_ecs::ImageRef;
@@ -95,6 +97,7 @@ pub struct Clients {
     pub ecs: ecs::Client,
     pub logs: logs::Client,
     pub ecr: ecr::Client,
+    pub ec2: ec2::Client,
 }
 
 /// Resolves when the job is cancelled, with the signal's name.
@@ -107,6 +110,7 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
         ecs: aws.ecs(),
         logs: aws.logs(),
         ecr: aws.ecr(),
+        ec2: aws.ec2(),
     };
     execute(
         &args,
@@ -215,6 +219,7 @@ pub async fn execute(
     if args.allow_destructive && !args.destructive_guard {
         gha.warning("`allow-destructive` has no effect without `destructive-guard: true`");
     }
+    network::check(gha, &clients.ec2, &checked.network).await?;
     let mut target = target::resolve(
         &clients.ecs,
         &args.cluster,

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs as logs;
+use aws_sdk_ec2 as ec2;
 use aws_sdk_ecs as ecs;
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
 use ecs::operation::describe_services::DescribeServicesOutput;
@@ -83,6 +84,53 @@ fn ecr_client(rules: &[&Rule]) -> ecr::Client {
             .interceptor(interceptor)
             .build(),
     )
+}
+
+fn ec2_client(rules: &[&Rule]) -> ec2::Client {
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    ec2::Client::from_conf(
+        ec2::Config::builder()
+            .behavior_version(ec2::config::BehaviorVersion::latest())
+            .region(ec2::config::Region::from_static("us-east-1"))
+            .credentials_provider(ec2::config::Credentials::new("a", "b", None, None, "test"))
+            .retry_config(no_retries())
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build(),
+    )
+}
+
+/// EC2 that knows every subnet and security group it is asked about, all in one VPC.
+fn ec2_knows_all() -> ec2::Client {
+    let subnets = mock!(ec2::Client::describe_subnets).then_compute_output(|r| {
+        let mut out = ec2::operation::describe_subnets::DescribeSubnetsOutput::builder();
+        for id in r.subnet_ids() {
+            out = out.subnets(
+                ec2::types::Subnet::builder()
+                    .subnet_id(id)
+                    .vpc_id("vpc-1")
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    let groups = mock!(ec2::Client::describe_security_groups).then_compute_output(|r| {
+        let mut out =
+            ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput::builder();
+        for id in r.group_ids() {
+            out = out.security_groups(
+                ec2::types::SecurityGroup::builder()
+                    .group_id(id)
+                    .vpc_id("vpc-1")
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    ec2_client(&[&subnets, &groups])
 }
 
 fn definition() -> TaskDefinition {
@@ -252,6 +300,20 @@ async fn go_ecr(
     ecr: ecr::Client,
     cancel: Cancel,
 ) -> Outcome {
+    go_clients(
+        args,
+        Clients {
+            ecs,
+            logs,
+            ecr,
+            ec2: ec2_knows_all(),
+        },
+        cancel,
+    )
+    .await
+}
+
+async fn go_clients(args: Args, clients: Clients, cancel: Cancel) -> Outcome {
     let dir = tempfile::tempdir().expect("tempdir");
     let outputs = dir.path().join("outputs");
     let summary = dir.path().join("summary");
@@ -261,17 +323,7 @@ async fn go_ecr(
     ]);
     let (gha, log): (Gha, _) = Gha::capture(env);
     let result = match Checked::new(&args) {
-        Ok(checked) => {
-            execute(
-                &args,
-                checked,
-                &gha,
-                &Clients { ecs, logs, ecr },
-                timing(),
-                cancel,
-            )
-            .await
-        }
+        Ok(checked) => execute(&args, checked, &gha, &clients, timing(), cancel).await,
         Err(e) => Err(e),
     };
     Outcome {
@@ -698,6 +750,124 @@ async fn foreign_stop_reasons_and_log_lines_act_as_no_command() {
         .unwrap_or_default()
         .to_string();
     insta::assert_snapshot!(result_row);
+}
+
+#[tokio::test]
+async fn a_subnet_ec2_does_not_know_is_bad_input_before_any_task_starts() {
+    let runs = Recorded::default();
+    let reads = Recorded::default();
+    let refused = mock!(ec2::Client::describe_subnets).then_error(|| {
+        ec2::operation::describe_subnets::DescribeSubnetsError::generic(
+            aws_smithy_types::error::ErrorMetadata::builder()
+                .code("InvalidSubnetID.NotFound")
+                .message("The subnet ID 'subnet-0a1b2c3d4e5f60001' does not exist")
+                .build(),
+        )
+    });
+    let other_vpc = mock!(ec2::Client::describe_subnets).then_compute_output(|r| {
+        let mut out = ec2::operation::describe_subnets::DescribeSubnetsOutput::builder();
+        for (i, id) in r.subnet_ids().iter().enumerate() {
+            out = out.subnets(
+                ec2::types::Subnet::builder()
+                    .subnet_id(id)
+                    .vpc_id(format!("vpc-{i}"))
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    let groups = mock!(ec2::Client::describe_security_groups).then_compute_output(|r| {
+        let mut out =
+            ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput::builder();
+        for id in r.group_ids() {
+            out = out.security_groups(
+                ec2::types::SecurityGroup::builder()
+                    .group_id(id)
+                    .vpc_id("vpc-1")
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    let mut errors = Vec::new();
+    for rule in [&refused, &other_vpc] {
+        let out = go_clients(
+            args(NETWORK),
+            Clients {
+                ecs: ecs_client(&[&describe_definition(), &run_task_ok(&runs)]),
+                logs: logs_client(&[&log_stream(MIGRATE_LOG, &reads)]),
+                ecr: ecr_client(&[]),
+                ec2: ec2_client(&[rule, &groups]),
+            },
+            never(),
+        )
+        .await;
+        let e = out.result.expect_err("refused");
+        assert_eq!(e.kind(), ExitKind::BadInput);
+        errors.push(e.to_string());
+    }
+    assert!(runs.lock().expect("lock").is_empty(), "no task was started");
+    insta::assert_snapshot!(errors.join("\n"), @r#"
+        input `subnets` was refused by EC2: InvalidSubnetID.NotFound: The subnet ID 'subnet-0a1b2c3d4e5f60001' does not exist
+        input `subnets` names resources in more than one VPC (subnet subnet-0a1b2c3d4e5f60001 in vpc-0, subnet subnet-0a1b2c3d4e5f60002 in vpc-1, security group sg-0a1b2c3d4e5f60003 in vpc-1); a task's subnets and security groups must share one
+        "#);
+}
+
+#[tokio::test]
+async fn without_permission_to_ask_ec2_the_check_is_left_to_ecs() {
+    let runs = Recorded::default();
+    let reads = Recorded::default();
+    let denied = mock!(ec2::Client::describe_subnets).then_error(|| {
+        ec2::operation::describe_subnets::DescribeSubnetsError::generic(
+            aws_smithy_types::error::ErrorMetadata::builder()
+                .code("UnauthorizedOperation")
+                .message("You are not authorized to perform this operation.")
+                .build(),
+        )
+    });
+    let groups = mock!(ec2::Client::describe_security_groups).then_compute_output(|r| {
+        let mut out =
+            ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput::builder();
+        for id in r.group_ids() {
+            out = out.security_groups(
+                ec2::types::SecurityGroup::builder()
+                    .group_id(id)
+                    .vpc_id("vpc-1")
+                    .build(),
+            );
+        }
+        out.build()
+    });
+    let out = go_clients(
+        args(NETWORK),
+        Clients {
+            ecs: ecs_client(&[
+                &describe_definition(),
+                &run_task_ok(&runs),
+                &lifecycle(stopped(
+                    Some(0),
+                    TaskStopCode::EssentialContainerExited,
+                    "Essential container in task exited",
+                    None,
+                )),
+            ]),
+            logs: logs_client(&[&log_stream(MIGRATE_LOG, &reads)]),
+            ecr: ecr_client(&[]),
+            ec2: ec2_client(&[&denied, &groups]),
+        },
+        never(),
+    )
+    .await;
+    assert!(out.result.is_ok(), "{:?}\n{}", out.result, out.log);
+    assert_eq!(runs.lock().expect("lock").len(), 1);
+    let warnings: Vec<&str> = out
+        .log
+        .lines()
+        .filter(|l| l.starts_with("::warning"))
+        .collect();
+    insta::assert_snapshot!(warnings.join("\n"), @r#"
+        ::warning::could not check `subnets` with EC2 DescribeSubnets (UnauthorizedOperation: You are not authorized to perform this operation.); ECS checks them when the task starts
+        "#);
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use aws_credential_types::Credentials;
 use swa_gha::Env;
 
 pub use aws_sdk_cloudwatchlogs as logs;
+pub use aws_sdk_ec2 as ec2;
 pub use aws_sdk_ecr as ecr;
 pub use aws_sdk_ecs as ecs;
 pub use aws_sdk_elasticloadbalancingv2 as elbv2;
@@ -37,6 +38,7 @@ struct Endpoints {
     ecr: Option<String>,
     logs: Option<String>,
     elbv2: Option<String>,
+    ec2: Option<String>,
     s3: Option<String>,
     any_override: bool,
 }
@@ -123,6 +125,14 @@ impl Aws {
         elbv2::Client::from_conf(b.build())
     }
 
+    pub fn ec2(&self) -> ec2::Client {
+        let mut b = ec2::config::Builder::from(&self.config);
+        if let Some(url) = &self.endpoints.ec2 {
+            b = b.endpoint_url(url);
+        }
+        ec2::Client::from_conf(b.build())
+    }
+
     /// S3 uses path-style addressing whenever an endpoint is overridden: emulators and local
     /// servers do not resolve bucket subdomains.
     pub fn s3(&self) -> s3::Client {
@@ -150,6 +160,7 @@ impl Endpoints {
             ecr: get(&["ECR"]),
             logs: get(&["CLOUDWATCH_LOGS", "LOGS"]),
             elbv2: get(&["ELASTIC_LOAD_BALANCING_V2", "ELBV2"]),
+            ec2: get(&["EC2"]),
             s3: get(&["S3"]),
             any_override: false,
         };
@@ -157,6 +168,7 @@ impl Endpoints {
             || e.ecr.is_some()
             || e.logs.is_some()
             || e.elbv2.is_some()
+            || e.ec2.is_some()
             || e.s3.is_some();
         Endpoints { any_override, ..e }
     }

@@ -21,6 +21,7 @@ mod api;
 mod app;
 mod cli;
 mod deployments;
+mod ec2;
 mod ecr;
 mod ecs;
 mod elb;
@@ -522,6 +523,24 @@ fn aws_json(w: &mut World, target: &str, body: &[u8]) -> Reply {
 
 fn aws_query(w: &mut World, action: &str, form: BTreeMap<String, String>, body: &[u8]) -> Reply {
     let rid = request_id(w);
+    if ec2::serves(action) {
+        let reply = match ec2::handle(action, &form, &rid) {
+            Ok(xml) => Reply::new(200, "text/xml;charset=UTF-8", xml),
+            Err(e) => Reply::new(
+                e.status,
+                "text/xml;charset=UTF-8",
+                ec2::error_xml(&e.code, &e.message, &rid),
+            ),
+        };
+        record(
+            w,
+            "ec2",
+            action,
+            limits::bounded(json!(form), body),
+            reply.status,
+        );
+        return reply;
+    }
     let result = match injected_fault(w, "elbv2") {
         Some(fault) => Err(fault),
         None => elb::handle(w, action, &form, &rid),

@@ -358,21 +358,21 @@ const OWN_COMMANDS: [&str; 8] = [
 /// Reads a job log as the runner does and checks that it obeys only the action's own commands:
 /// a line starting with `::` (after whitespace) names one of [`OWN_COMMANDS`] or ends a pause
 /// started with `::stop-commands::<token>` (a token of at least 20 characters, which foreign
-/// text cannot guess), and the legacy `##[` form appears nowhere. Every step run in tests is
-/// checked this way.
+/// text cannot guess), and the legacy `##[` form appears nowhere outside such a pause. Every
+/// step run in tests is checked this way.
 pub fn check_commands(log: &str) -> Result<(), String> {
     let mut paused: Option<String> = None;
     for (n, line) in log.lines().enumerate() {
         let n = n + 1;
-        if line.contains("##[") {
-            return Err(format!("line {n} holds a legacy `##[` command: {line:?}"));
-        }
         let trimmed = line.trim_start();
         if let Some(token) = &paused {
             if trimmed == format!("::{token}::") {
                 paused = None;
             }
             continue;
+        }
+        if line.contains("##[") {
+            return Err(format!("line {n} holds a legacy `##[` command: {line:?}"));
         }
         let Some(rest) = trimmed.strip_prefix("::") else {
             continue;
@@ -444,6 +444,18 @@ mod command_tests {
         assert!(check_commands("  ::stop-commands::t\n").is_err());
         assert!(check_commands("reason ##[set-output name=x]y\n").is_err());
         assert!(check_commands(&format!("::stop-commands::{token}\n::x::\n")).is_ok());
+        assert!(
+            check_commands(&format!(
+                "::stop-commands::{token}\n##[error]x\n::{token}::\n"
+            ))
+            .is_ok()
+        );
+        assert!(
+            check_commands(&format!(
+                "::stop-commands::{token}\n::{token}::\n##[error]x\n"
+            ))
+            .is_err()
+        );
         assert!(check_commands(":\u{200B}:add-mask::x ##\u{200B}[error]\n").is_ok());
     }
 }

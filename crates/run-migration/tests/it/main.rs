@@ -375,19 +375,39 @@ fn run_task_failures_are_reported_and_exit_1() {
     assert!(error.starts_with("::error title=Migration task not started::ECS could not start the task: Capacity is unavailable at this time"), "{error}");
     let calls = sb.calls();
     assert!(ops(&calls, "DescribeTasks").is_empty());
+}
 
-    // A subnet that does not exist: ECS refuses RunTask.
-    let sb = sandbox("healthy");
-    let mut inputs = WITH_SERVICE.to_vec();
-    inputs.push(("subnets", "subnet-0deadbeef0000000"));
-    let r = run(&sb, &inputs);
-    assert_eq!(r.code, 1, "{}", r.log);
-    let error = r.error();
-    assert!(
-        error.contains("RunTask refused to start startupwebapp-migration-task:3"),
-        "{error}"
-    );
-    assert!(error.contains("subnet-0deadbeef0000000"), "{error}");
+/// A subnet or security group EC2 does not know is bad input, found before anything is
+/// registered or run (with `image`, the migration revision is not registered either).
+#[test]
+fn an_unknown_subnet_or_security_group_is_bad_input_and_changes_nothing() {
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-4";
+    let mut errors = Vec::new();
+    for (input, value) in [
+        (
+            "subnets",
+            "subnet-0a1b2c3d4e5f60001, subnet-0deadbeef0000000",
+        ),
+        ("security-groups", "sg-0deadbeef0000000"),
+    ] {
+        let sb = sandbox("healthy");
+        let mut inputs = WITH_SERVICE.to_vec();
+        inputs.push((input, value));
+        inputs.push(("image", image));
+        let r = run(&sb, &inputs);
+        assert_eq!(r.code, 2, "{}", r.log);
+        errors.push(r.error().to_string());
+        let calls = sb.calls();
+        assert!(
+            calls.iter().all(|c| !c.is_mutating()),
+            "{:?}",
+            calls.iter().map(|c| &c.operation).collect::<Vec<_>>()
+        );
+    }
+    insta::assert_snapshot!(errors.join("\n"), @r#"
+        ::error title=Invalid input `subnets`::input `subnets` was refused by EC2: InvalidSubnetID.NotFound: The subnet ID 'subnet-0deadbeef0000000' does not exist
+        ::error title=Invalid input `security-groups`::input `security-groups` was refused by EC2: InvalidGroup.NotFound: The security group 'sg-0deadbeef0000000' does not exist
+        "#);
 }
 
 #[test]
