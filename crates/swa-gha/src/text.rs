@@ -145,4 +145,32 @@ mod tests {
         assert_eq!(text, "ok\\n::error::x\\r\\n##\u{200B}[warning]y");
         assert_eq!(format!("{}", Foreign("::x")), ":\u{200B}:x");
     }
+
+    /// What the runner would obey in `text`, read line by line as it reads the log (a line ends
+    /// at `\n`, `\r` or both): a line starting with `::` after whitespace, or `##[` anywhere.
+    fn obeyed(text: &str) -> Option<&str> {
+        text.split(['\n', '\r'])
+            .find(|l| l.trim_start().starts_with("::") || l.contains("##["))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn no_text_survives_as_a_command(text in "(\\PC|[:#\\[\r\n\t \u{1b}\u{85}\u{2028}]){0,80}") {
+            let shown = neutralise(&text);
+            proptest::prop_assert_eq!(obeyed(&shown), None, "{:?} -> {:?}", text, shown);
+        }
+
+        #[test]
+        fn foreign_text_is_one_inert_line(text in "(\\PC|[:#\\[\r\n\t \u{1b}\u{85}\u{2028}]){0,80}") {
+            let shown = Foreign(&text).to_string();
+            proptest::prop_assert!(!shown.contains(['\n', '\r']), "{:?} -> {:?}", text, shown);
+            proptest::prop_assert!(
+                !shown.chars().any(|c| c.is_control() && c != '\t'),
+                "{:?} -> {:?}", text, shown
+            );
+            proptest::prop_assert_eq!(obeyed(&shown), None, "{:?} -> {:?}", text, shown);
+        }
+    }
 }
