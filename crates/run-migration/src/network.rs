@@ -26,7 +26,9 @@ pub async fn check(
     ec2: &ec2::Client,
     inputs: &NetworkInputs,
 ) -> Result<(), ActionError> {
-    let mut vpcs: BTreeSet<(String, String)> = BTreeSet::new();
+    // What was found, as (what, its VPC): the subnets first, in the order asked.
+    let mut subnet_vpcs: Vec<(String, String)> = Vec::new();
+    let mut group_vpcs: Vec<(String, String)> = Vec::new();
     if let Some(subnets) = &inputs.subnets {
         match ec2
             .describe_subnets()
@@ -41,10 +43,10 @@ pub async fn check(
                     .filter_map(|s| Some((s.subnet_id()?, s.vpc_id().unwrap_or_default())))
                     .collect();
                 missing("subnets", subnets, found.iter().map(|(id, _)| *id))?;
-                vpcs.extend(
+                subnet_vpcs.extend(
                     found
                         .iter()
-                        .map(|(id, vpc)| (vpc.to_string(), format!("subnet {id}"))),
+                        .map(|(id, vpc)| (format!("subnet {id}"), vpc.to_string())),
                 );
             }
             Err(e) => unchecked(gha, "subnets", "DescribeSubnets", &e)?,
@@ -64,33 +66,33 @@ pub async fn check(
                     .filter_map(|g| Some((g.group_id()?, g.vpc_id().unwrap_or_default())))
                     .collect();
                 missing("security-groups", groups, found.iter().map(|(id, _)| *id))?;
-                vpcs.extend(
+                group_vpcs.extend(
                     found
                         .iter()
-                        .map(|(id, vpc)| (vpc.to_string(), format!("security group {id}"))),
+                        .map(|(id, vpc)| (format!("security group {id}"), vpc.to_string())),
                 );
             }
             Err(e) => unchecked(gha, "security-groups", "DescribeSecurityGroups", &e)?,
         }
     }
-    let subnet_vpcs: BTreeSet<&str> = vpcs
-        .iter()
-        .filter(|(_, what)| what.starts_with("subnet"))
-        .map(|(vpc, _)| vpc.as_str())
-        .collect();
-    let all_vpcs: BTreeSet<&str> = vpcs.iter().map(|(vpc, _)| vpc.as_str()).collect();
-    if all_vpcs.len() > 1 {
+    let distinct = |found: &[(String, String)]| {
+        found
+            .iter()
+            .map(|(_, vpc)| vpc.as_str())
+            .collect::<BTreeSet<&str>>()
+            .len()
+    };
+    let all: Vec<(String, String)> = subnet_vpcs.iter().chain(&group_vpcs).cloned().collect();
+    if distinct(&all) > 1 {
         // Subnets in several VPCs are the subnets' fault; else the groups are elsewhere.
-        let input = if subnet_vpcs.len() > 1 || inputs.security_groups.is_none() {
+        let input = if distinct(&subnet_vpcs) > 1 || group_vpcs.is_empty() {
             "subnets"
         } else {
             "security-groups"
         };
-        let mut listed: Vec<&(String, String)> = vpcs.iter().collect();
-        listed.sort_by_key(|(vpc, what)| (!what.starts_with("subnet"), what.clone(), vpc.clone()));
-        let listed: Vec<String> = listed
+        let listed: Vec<String> = all
             .iter()
-            .map(|(vpc, what)| format!("{what} in {vpc}"))
+            .map(|(what, vpc)| format!("{what} in {vpc}"))
             .collect();
         return Err(ActionError::input(
             input,

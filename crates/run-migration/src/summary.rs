@@ -118,18 +118,18 @@ impl Report {
             md.push_str(&format!("### {}\n\n", run.heading));
         }
         md.push_str("| | |\n|---|---|\n");
-        md.push_str(&row("Command", &code(&self.command)));
+        md.push_str(&row("Command", &md::code(&self.command)));
         md.push_str(&row(
             "Task definition",
             &format!(
                 "{} (container {}, cluster {})",
-                code(&self.definition),
-                code(&self.container),
-                code(&self.cluster)
+                md::code(&self.definition),
+                md::code(&self.container),
+                md::code(&self.cluster)
             ),
         ));
         if let Some(run) = main {
-            md.push_str(&row("Task", &code(&run.task_arn)));
+            md.push_str(&row("Task", &md::code(&run.task_arn)));
             md.push_str(&row("Result", &md::text(&run.result)));
             md.push_str(&row(
                 "Exit code",
@@ -139,7 +139,10 @@ impl Report {
             ));
             md.push_str(&row("Elapsed", &run.elapsed));
             if let Some((group, stream)) = &run.log {
-                md.push_str(&row("Log", &format!("{} {}", code(group), code(stream))));
+                md.push_str(&row(
+                    "Log",
+                    &format!("{} {}", md::code(group), md::code(stream)),
+                ));
             }
         }
         if let Some(plan) = &self.plan {
@@ -190,17 +193,13 @@ fn row(name: &str, value: &str) -> String {
     format!("| {name} | {value} |\n")
 }
 
-fn code(text: &str) -> String {
-    md::code(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn foreign_text_stays_in_its_cell_and_block() {
-        assert_eq!(code("a|b<i>"), "<code>a\\|b&lt;i&gt;</code>");
+        assert_eq!(md::code("a|b<i>"), "<code>a\\|b&lt;i&gt;</code>");
         assert_eq!(
             row("Result", &md::text("x | y\nz")),
             "| Result | x \\| y<br>z |\n"

@@ -103,6 +103,23 @@ fn ec2_client(rules: &[&Rule]) -> ec2::Client {
     )
 }
 
+/// DescribeSecurityGroups that knows every group it is asked about, all in `vpc-1`.
+fn groups_in_vpc_1() -> Rule {
+    mock!(ec2::Client::describe_security_groups).then_compute_output(|r| {
+        let mut out =
+            ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput::builder();
+        for id in r.group_ids() {
+            out = out.security_groups(
+                ec2::types::SecurityGroup::builder()
+                    .group_id(id)
+                    .vpc_id("vpc-1")
+                    .build(),
+            );
+        }
+        out.build()
+    })
+}
+
 /// EC2 that knows every subnet and security group it is asked about, all in one VPC.
 fn ec2_knows_all() -> ec2::Client {
     let subnets = mock!(ec2::Client::describe_subnets).then_compute_output(|r| {
@@ -117,19 +134,7 @@ fn ec2_knows_all() -> ec2::Client {
         }
         out.build()
     });
-    let groups = mock!(ec2::Client::describe_security_groups).then_compute_output(|r| {
-        let mut out =
-            ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput::builder();
-        for id in r.group_ids() {
-            out = out.security_groups(
-                ec2::types::SecurityGroup::builder()
-                    .group_id(id)
-                    .vpc_id("vpc-1")
-                    .build(),
-            );
-        }
-        out.build()
-    });
+    let groups = groups_in_vpc_1();
     ec2_client(&[&subnets, &groups])
 }
 
@@ -776,19 +781,7 @@ async fn a_subnet_ec2_does_not_know_is_bad_input_before_any_task_starts() {
         }
         out.build()
     });
-    let groups = mock!(ec2::Client::describe_security_groups).then_compute_output(|r| {
-        let mut out =
-            ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput::builder();
-        for id in r.group_ids() {
-            out = out.security_groups(
-                ec2::types::SecurityGroup::builder()
-                    .group_id(id)
-                    .vpc_id("vpc-1")
-                    .build(),
-            );
-        }
-        out.build()
-    });
+    let groups = groups_in_vpc_1();
     let mut errors = Vec::new();
     for rule in [&refused, &other_vpc] {
         let out = go_clients(
@@ -825,19 +818,7 @@ async fn without_permission_to_ask_ec2_the_check_is_left_to_ecs() {
                 .build(),
         )
     });
-    let groups = mock!(ec2::Client::describe_security_groups).then_compute_output(|r| {
-        let mut out =
-            ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput::builder();
-        for id in r.group_ids() {
-            out = out.security_groups(
-                ec2::types::SecurityGroup::builder()
-                    .group_id(id)
-                    .vpc_id("vpc-1")
-                    .build(),
-            );
-        }
-        out.build()
-    });
+    let groups = groups_in_vpc_1();
     let out = go_clients(
         args(NETWORK),
         Clients {
