@@ -176,24 +176,13 @@ impl Drop for Printer {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
+    use aws_smithy_mocks::{Rule, mock};
     use logs::operation::get_log_events::GetLogEventsOutput;
     use logs::types::OutputLogEvent;
     use swa_gha::Env;
 
     pub(crate) fn mock_logs(rules: &[&Rule]) -> logs::Client {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::Sequential);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = logs::Config::builder()
-            .behavior_version(logs::config::BehaviorVersion::latest())
-            .region(logs::config::Region::from_static("us-east-1"))
-            .credentials_provider(logs::config::Credentials::new("a", "b", None, None, "test"))
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        logs::Client::from_conf(config)
+        swa_testing::mock_client!(logs, rules, sequential)
     }
 
     fn page(token: &str, messages: &[&str]) -> GetLogEventsOutput {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_cloudwatchlogs as logs;
 use aws_sdk_ec2 as ec2;
 use aws_sdk_ecs as ecs;
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
+use aws_smithy_mocks::{Rule, mock};
 use ecs::operation::describe_services::DescribeServicesOutput;
 use ecs::operation::describe_task_definition::{
     DescribeTaskDefinitionError, DescribeTaskDefinitionOutput,
@@ -36,71 +36,19 @@ fn no_retries() -> aws_smithy_types::retry::RetryConfig {
 }
 
 fn ecs_client(rules: &[&Rule]) -> ecs::Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for rule in rules {
-        interceptor = interceptor.with_rule(rule);
-    }
-    ecs::Client::from_conf(
-        ecs::Config::builder()
-            .behavior_version(ecs::config::BehaviorVersion::latest())
-            .region(ecs::config::Region::from_static("us-east-1"))
-            .credentials_provider(ecs::config::Credentials::new("a", "b", None, None, "test"))
-            .retry_config(no_retries())
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build(),
-    )
+    swa_testing::mock_client!(ecs, rules, retry: no_retries())
 }
 
 fn logs_client(rules: &[&Rule]) -> logs::Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for rule in rules {
-        interceptor = interceptor.with_rule(rule);
-    }
-    logs::Client::from_conf(
-        logs::Config::builder()
-            .behavior_version(logs::config::BehaviorVersion::latest())
-            .region(logs::config::Region::from_static("us-east-1"))
-            .credentials_provider(logs::config::Credentials::new("a", "b", None, None, "test"))
-            .retry_config(no_retries())
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build(),
-    )
+    swa_testing::mock_client!(logs, rules, retry: no_retries())
 }
 
 fn ecr_client(rules: &[&Rule]) -> ecr::Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for rule in rules {
-        interceptor = interceptor.with_rule(rule);
-    }
-    ecr::Client::from_conf(
-        ecr::Config::builder()
-            .behavior_version(ecr::config::BehaviorVersion::latest())
-            .region(ecr::config::Region::from_static("us-east-1"))
-            .credentials_provider(ecr::config::Credentials::new("a", "b", None, None, "test"))
-            .retry_config(no_retries())
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build(),
-    )
+    swa_testing::mock_client!(ecr, rules, retry: no_retries())
 }
 
 fn ec2_client(rules: &[&Rule]) -> ec2::Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for rule in rules {
-        interceptor = interceptor.with_rule(rule);
-    }
-    ec2::Client::from_conf(
-        ec2::Config::builder()
-            .behavior_version(ec2::config::BehaviorVersion::latest())
-            .region(ec2::config::Region::from_static("us-east-1"))
-            .credentials_provider(ec2::config::Credentials::new("a", "b", None, None, "test"))
-            .retry_config(no_retries())
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build(),
-    )
+    swa_testing::mock_client!(ec2, rules, retry: no_retries())
 }
 
 /// DescribeSecurityGroups that knows every group it is asked about, all in `vpc-1`.

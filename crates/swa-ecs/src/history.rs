@@ -120,7 +120,7 @@ pub async fn last_successful_other_than(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_smithy_mocks::{RuleMode, mock};
+    use aws_smithy_mocks::mock;
     use aws_smithy_types::DateTime;
     use ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput;
     use ecs::operation::list_service_deployments::ListServiceDeploymentsOutput;
@@ -168,18 +168,7 @@ mod tests {
                 }
                 out.build()
             });
-        let interceptor = aws_smithy_mocks::MockResponseInterceptor::new()
-            .rule_mode(RuleMode::MatchAny)
-            .with_rule(&list)
-            .with_rule(&revisions);
-        let config = ecs::Config::builder()
-            .behavior_version(ecs::config::BehaviorVersion::latest())
-            .region(ecs::config::Region::from_static("us-east-1"))
-            .credentials_provider(ecs::config::Credentials::new("a", "b", None, None, "test"))
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        let client = ecs::Client::from_conf(config);
+        let client = swa_testing::mock_client!(ecs, [&list, &revisions]);
         last_successful_other_than(&client, "c", "s", current)
             .await
             .expect("history")

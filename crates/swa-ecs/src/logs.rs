@@ -159,7 +159,7 @@ pub async fn tail(
 mod tests {
     use super::*;
     use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration};
-    use aws_smithy_mocks::{RuleMode, mock};
+    use aws_smithy_mocks::mock;
     use logs::operation::get_log_events::{GetLogEventsError, GetLogEventsOutput};
     use logs::types::OutputLogEvent;
 
@@ -231,19 +231,7 @@ mod tests {
     }
 
     pub(crate) fn mock_logs(rules: &[&aws_smithy_mocks::Rule]) -> logs::Client {
-        let mut interceptor =
-            aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = logs::Config::builder()
-            .behavior_version(logs::config::BehaviorVersion::latest())
-            .region(logs::config::Region::from_static("us-east-1"))
-            .credentials_provider(logs::config::Credentials::new("a", "b", None, None, "test"))
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        logs::Client::from_conf(config)
+        swa_testing::mock_client!(logs, rules)
     }
 
     #[tokio::test]

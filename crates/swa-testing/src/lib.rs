@@ -21,6 +21,92 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// The outputs declared by `actions/<binary name>/action.yml`, or `None` when the binary is
+/// not one of the actions.
+fn declared_outputs(bin: &Path) -> Option<Vec<String>> {
+    let name = bin.file_name()?.to_str()?;
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../actions")
+        .join(name)
+        .join("action.yml");
+    let text = std::fs::read_to_string(&file).ok()?;
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not YAML: {e}", file.display()));
+    let outputs = yaml.get("outputs").and_then(|o| o.as_mapping());
+    Some(
+        outputs
+            .map(|o| {
+                o.keys()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+/// Starts the local sandbox with `scenario` (comma-separated names) and its clock 30 times
+/// faster than real time.
+pub fn sandbox(scenario: &str) -> swa_sandbox::Sandbox {
+    sandbox_at(scenario, 30.0)
+}
+
+/// Starts the local sandbox with `scenario`, its clock `clock` times faster than real time.
+pub fn sandbox_at(scenario: &str, clock: f64) -> swa_sandbox::Sandbox {
+    swa_sandbox::Sandbox::start(swa_sandbox::Options {
+        scenario: scenario.into(),
+        clock,
+        ..swa_sandbox::Options::default()
+    })
+    .unwrap_or_else(|e| panic!("the sandbox did not start with scenario {scenario}: {e}"))
+}
+
+/// An AWS SDK client of module `$sdk` (`aws_sdk_ecs` imported as `ecs`, ...) whose calls are
+/// answered by the `aws_smithy_mocks` rules `$rules`, in `us-east-1` with test credentials. The
+/// calling crate needs `aws-smithy-mocks` among its dev-dependencies.
+///
+/// - `mock_client!(ecs, [&rule])`: any rule may answer any call (`RuleMode::MatchAny`);
+/// - `mock_client!(logs, [&first, &second], sequential)`: the rules answer in order;
+/// - `, retry: RetryConfig::disabled()` after either sets the client's retry configuration.
+///
+/// ```ignore
+/// let client = swa_testing::mock_client!(ecs, [&describe_services]);
+/// ```
+#[macro_export]
+macro_rules! mock_client {
+    ($sdk:ident, $rules:expr) => {
+        $crate::mock_client!(@build $sdk, $rules, MatchAny, None)
+    };
+    ($sdk:ident, $rules:expr, sequential) => {
+        $crate::mock_client!(@build $sdk, $rules, Sequential, None)
+    };
+    ($sdk:ident, $rules:expr, retry: $retry:expr) => {
+        $crate::mock_client!(@build $sdk, $rules, MatchAny, Some($retry))
+    };
+    ($sdk:ident, $rules:expr, sequential, retry: $retry:expr) => {
+        $crate::mock_client!(@build $sdk, $rules, Sequential, Some($retry))
+    };
+    (@build $sdk:ident, $rules:expr, $mode:ident, $retry:expr) => {{
+        let mut interceptor = ::aws_smithy_mocks::MockResponseInterceptor::new()
+            .rule_mode(::aws_smithy_mocks::RuleMode::$mode);
+        for rule in $rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let mut config = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::from_static("us-east-1"))
+            .credentials_provider($sdk::config::Credentials::new(
+                "AKIDTEST", "test-secret", None, None, "test",
+            ))
+            .http_client(::aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor);
+        let retry: Option<$sdk::config::retry::RetryConfig> = $retry;
+        if let Some(retry) = retry {
+            config = config.retry_config(retry);
+        }
+        $sdk::Client::from_conf(config.build())
+    }};
+}
+
 /// One step to run: the binary, its inputs, extra environment and working directory.
 #[derive(Clone, Debug)]
 pub struct Step {
@@ -95,7 +181,7 @@ impl Step {
 
     /// Runs the step to its end.
     pub fn run(&self) -> StepRun {
-        let files = Files::new();
+        let files = Files::new(&self.bin);
         let out = self
             .command(&files)
             .output()
@@ -106,7 +192,7 @@ impl Step {
     /// Runs the step to its end without blocking the tokio runtime (tests that serve the
     /// step's HTTP calls from the same runtime need this).
     pub async fn run_async(&self) -> StepRun {
-        let files = Files::new();
+        let files = Files::new(&self.bin);
         let out = tokio::process::Command::from(self.command(&files))
             .output()
             .await
@@ -116,7 +202,7 @@ impl Step {
 
     /// Starts the step and returns at once; its stdout is read line by line as it comes.
     pub fn spawn(&self) -> RunningStep {
-        let files = Files::new();
+        let files = Files::new(&self.bin);
         let mut child = self
             .command(&files)
             .stdout(Stdio::piped())
@@ -166,15 +252,18 @@ struct Files {
     _dir: tempfile::TempDir,
     output: PathBuf,
     summary: PathBuf,
+    /// The outputs the action's `action.yml` declares, when the binary is one of ours.
+    declared: Option<Vec<String>>,
 }
 
 impl Files {
-    fn new() -> Self {
+    fn new(bin: &Path) -> Self {
         let dir = tempfile::tempdir().unwrap();
         Self {
             output: dir.path().join("github_output"),
             summary: dir.path().join("step_summary"),
             _dir: dir,
+            declared: declared_outputs(bin),
         }
     }
 
@@ -183,6 +272,15 @@ impl Files {
         let log = String::from_utf8_lossy(stdout).into_owned();
         if let Err(problem) = check_commands(&log) {
             panic!("{problem}\n--- the step's log ---\n{log}");
+        }
+        if let Some(declared) = &self.declared {
+            for (name, _) in parse_outputs_in_order(&outputs_raw) {
+                assert!(
+                    declared.contains(&name),
+                    "the step wrote output `{name}`, which its action.yml does not declare \
+                     (declared: {declared:?})\n--- the step's log ---\n{log}"
+                );
+            }
         }
         StepRun {
             code: code.unwrap_or(-1),

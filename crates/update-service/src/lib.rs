@@ -724,7 +724,7 @@ async fn deploy_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
+    use aws_smithy_mocks::{Rule, mock};
     use ecr::operation::describe_images::{DescribeImagesError, DescribeImagesOutput};
     use ecr::types::ImageDetail;
     use ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput;
@@ -740,26 +740,6 @@ mod tests {
         ServiceDeploymentStatus, ServiceRevision, Tag, TaskDefinition,
     };
     use swa_gha::{Env, ExitKind};
-
-    macro_rules! client {
-        ($sdk:ident, $rules:expr) => {{
-            let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-            for rule in $rules {
-                interceptor = interceptor.with_rule(rule);
-            }
-            $sdk::Client::from_conf(
-                $sdk::Config::builder()
-                    .behavior_version($sdk::config::BehaviorVersion::latest())
-                    .region($sdk::config::Region::from_static("us-east-1"))
-                    .credentials_provider($sdk::config::Credentials::new(
-                        "a", "b", None, None, "test",
-                    ))
-                    .http_client(aws_smithy_mocks::create_mock_http_client())
-                    .interceptor(interceptor)
-                    .build(),
-            )
-        }};
-    }
 
     const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp";
     const TD: &str =
@@ -936,8 +916,8 @@ mod tests {
                 Err(e) => panic!("{e:?}"),
             };
             let clients = Clients {
-                ecs: client!(ecs, &self.ecs),
-                ecr: client!(ecr, &self.ecr),
+                ecs: swa_testing::mock_client!(ecs, &self.ecs),
+                ecr: swa_testing::mock_client!(ecr, &self.ecr),
             };
             let result = match check_inputs(&args, &gha).await {
                 Ok(plan) => deploy(&args, &gha, &clients, plan).await,

@@ -1210,7 +1210,7 @@ fn short_target_group(arn: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
+    use aws_smithy_mocks::{Rule, mock};
     use ecs::operation::describe_services::{DescribeServicesError, DescribeServicesOutput};
     use ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
     use ecs::operation::describe_tasks::DescribeTasksOutput;
@@ -1228,28 +1228,15 @@ mod tests {
     use swa_gha::{Capture, Env};
 
     macro_rules! client {
-        ($sdk:ident, $rules:expr) => {{
-            let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-            for rule in $rules {
-                interceptor = interceptor.with_rule(rule);
-            }
-            $sdk::Client::from_conf(
-                $sdk::Config::builder()
-                    .behavior_version($sdk::config::BehaviorVersion::latest())
-                    .region($sdk::config::Region::from_static("us-east-1"))
-                    .credentials_provider($sdk::config::Credentials::new(
-                        "a", "b", None, None, "test",
-                    ))
-                    .retry_config(
-                        $sdk::config::retry::RetryConfig::standard()
-                            .with_max_attempts(2)
-                            .with_initial_backoff(Duration::from_millis(1)),
-                    )
-                    .http_client(aws_smithy_mocks::create_mock_http_client())
-                    .interceptor(interceptor)
-                    .build(),
+        ($sdk:ident, $rules:expr) => {
+            swa_testing::mock_client!(
+                $sdk,
+                $rules,
+                retry: $sdk::config::retry::RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(Duration::from_millis(1))
             )
-        }};
+        };
     }
 
     const NEW: &str =

@@ -1,6 +1,6 @@
 //! Against the sandbox's GitHub: the production names, its run physics, its faults.
 
-use swa_sandbox::{Options, Sandbox};
+use swa_sandbox::Sandbox;
 
 use swa_testing::{StepRun, run_step};
 
@@ -8,12 +8,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_dispatch-frontend");
 const FRONTEND: &str = "org/startupwebapp-frontend";
 
 fn sandbox(scenario: &str) -> Sandbox {
-    Sandbox::start(Options {
-        scenario: scenario.into(),
-        clock: 20.0,
-        port: 0,
-    })
-    .unwrap()
+    swa_testing::sandbox_at(scenario, 20.0)
 }
 
 async fn step(sb: &Sandbox, token: &str, inputs: &[(&str, &str)]) -> StepRun {

@@ -2,7 +2,7 @@
 //! definition whose image is the deployed release pinned to its ECR digest; a tag that is not in
 //! ECR exits 2 before anything changes.
 
-use swa_sandbox::{Call, Options, Sandbox};
+use swa_sandbox::Call;
 use swa_testing::Step;
 
 const BIN: &str = env!("CARGO_BIN_EXE_run-migration");
@@ -21,12 +21,7 @@ struct Ran {
 
 /// Runs the binary as a step runs it: a cleared environment, `INPUT_*`, `GITHUB_OUTPUT`.
 fn run_with_image(scenario: &str, image: &str) -> Ran {
-    let sandbox = Sandbox::start(Options {
-        scenario: scenario.into(),
-        clock: 20.0,
-        port: 0,
-    })
-    .expect("sandbox");
+    let sandbox = swa_testing::sandbox_at(scenario, 20.0);
     let run = Step::new(BIN)
         .input("cluster", "startupwebapp-cluster")
         .input("service", "startupwebapp-service")

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use swa_sandbox::{Call, Options, Sandbox};
+use swa_sandbox::{Call, Sandbox};
 use swa_testing::{RunningStep, Step, StepRun};
 
 const BIN: &str = env!("CARGO_BIN_EXE_run-migration");
@@ -14,12 +14,7 @@ const SERVICE: &str = "startupwebapp-service";
 const FAMILY: &str = "startupwebapp-migration-task";
 
 fn sandbox(scenario: &str) -> Sandbox {
-    Sandbox::start(Options {
-        scenario: scenario.into(),
-        clock: 20.0,
-        port: 0,
-    })
-    .unwrap()
+    swa_testing::sandbox_at(scenario, 20.0)
 }
 
 /// The step as a workflow runs it, with the sandbox's environment.

@@ -1,19 +1,14 @@
 //! Against the sandbox's app: `/health`, the frontend's index page, the login endpoint.
 
 use serde_json::Value;
-use swa_sandbox::{Options, Sandbox, TEST_PASSWORD, TEST_USERNAME};
+use swa_sandbox::{Sandbox, TEST_PASSWORD, TEST_USERNAME};
 
 use swa_testing::run_step;
 
 const BIN: &str = env!("CARGO_BIN_EXE_smoke-test");
 
 fn sandbox() -> Sandbox {
-    Sandbox::start(Options {
-        scenario: "healthy".into(),
-        clock: 20.0,
-        port: 0,
-    })
-    .unwrap()
+    swa_testing::sandbox_at("healthy", 20.0)
 }
 
 #[tokio::test]

@@ -2,20 +2,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use swa_sandbox::{Options, Sandbox};
-use swa_testing::{Step, StepRun};
+use swa_sandbox::Sandbox;
+use swa_testing::{Step, StepRun, sandbox};
 
 const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp";
 const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task";
-
-fn sandbox(scenario: &str) -> Sandbox {
-    Sandbox::start(Options {
-        scenario: scenario.into(),
-        clock: 30.0,
-        port: 0,
-    })
-    .unwrap()
-}
 
 /// Runs the binary as a workflow step runs it, with the sandbox's environment; `log` is stdout
 /// followed by stderr.

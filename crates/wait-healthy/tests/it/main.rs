@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use swa_sandbox::{Options, Sandbox};
-use swa_testing::{Step, StepRun};
+use swa_sandbox::Sandbox;
+use swa_testing::{Step, StepRun, sandbox, sandbox_at};
 
 mod foreign_text;
 mod rollout;
@@ -38,20 +38,6 @@ fn wait_for_fact(sandbox: &Sandbox, kind: &str) {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-}
-
-fn sandbox(scenario: &str) -> Sandbox {
-    sandbox_at(scenario, 30.0)
-}
-
-/// A sandbox whose clock runs `clock` times faster than real time.
-fn sandbox_at(scenario: &str, clock: f64) -> Sandbox {
-    Sandbox::start(Options {
-        scenario: scenario.into(),
-        clock,
-        port: 0,
-    })
-    .unwrap()
 }
 
 /// The step as a workflow runs it, with the sandbox's environment.
