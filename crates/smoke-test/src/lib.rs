@@ -45,15 +45,9 @@ pub struct Args {
 pub const OUTPUTS: &[&str] = &["passed", "failed", "report"];
 
 pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
-    let checks = inputs(&args, &gha)?;
-    let settings = probe::Settings {
-        retries: args.retries,
-        retry_delay: args.retry_delay,
-        request_timeout: args.request_timeout,
-        concurrency: args.concurrency as usize,
-    };
+    let Checked { checks, probe } = Checked::new(&args, &gha)?;
     let results = tokio::select! {
-        results = probe::run_all(Arc::new(checks), settings, gha.clone()) => results?,
+        results = probe::run_all(Arc::new(checks), probe, gha.clone()) => results?,
         signal = swa_gha::cancelled() => {
             return Err(ActionError::failed(format!("cancelled ({signal}) while checking")));
         }
@@ -61,8 +55,29 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
     probe::report(&gha, &results)
 }
 
-/// Checks the inputs and masks every secret header value before anything is printed.
-fn inputs(args: &Args, gha: &Gha) -> Result<Vec<Check>, ActionError> {
+/// The inputs checked before any request: the checks to run and how to run them.
+struct Checked {
+    checks: Vec<Check>,
+    probe: probe::Settings,
+}
+
+impl Checked {
+    /// Checks the inputs and masks every secret header value before anything is printed.
+    fn new(args: &Args, gha: &Gha) -> Result<Checked, ActionError> {
+        Ok(Checked {
+            checks: checks(args, gha)?,
+            probe: probe::Settings {
+                retries: args.retries,
+                retry_delay: args.retry_delay,
+                request_timeout: args.request_timeout,
+                concurrency: args.concurrency as usize,
+            },
+        })
+    }
+}
+
+/// The checks the inputs ask for; masks every secret header value before anything is printed.
+fn checks(args: &Args, gha: &Gha) -> Result<Vec<Check>, ActionError> {
     let base_url = args
         .base_url
         .as_deref()

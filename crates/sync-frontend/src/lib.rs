@@ -95,7 +95,7 @@ fn parse_concurrency(value: &str) -> Result<usize, String> {
 
 /// The inputs once checked: everything `run` needs before it calls S3.
 #[derive(Debug)]
-struct Settings {
+struct Checked {
     bucket: String,
     source: PathBuf,
     /// Empty, or ending in `/`.
@@ -109,8 +109,8 @@ struct Settings {
     index_key: Option<String>,
 }
 
-impl Settings {
-    fn check(args: Args) -> Result<Settings, ActionError> {
+impl Checked {
+    fn new(args: Args) -> Result<Checked, ActionError> {
         let bucket = args.bucket.trim().to_string();
         check_bucket(&bucket)?;
         let source = args.source;
@@ -137,7 +137,7 @@ impl Settings {
         } else {
             None
         };
-        Ok(Settings {
+        Ok(Checked {
             bucket,
             source,
             prefix,
@@ -300,14 +300,14 @@ struct Totals {
 }
 
 pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
-    let settings = Settings::check(args)?;
+    let checked = Checked::new(args)?;
     let started = Instant::now();
 
     let (source, prefix, rules, follow) = (
-        settings.source.clone(),
-        settings.prefix.clone(),
-        settings.rules.clone(),
-        settings.follow_symlinks,
+        checked.source.clone(),
+        checked.prefix.clone(),
+        checked.rules.clone(),
+        checked.follow_symlinks,
     );
     let scan = tokio::task::spawn_blocking(move || local::scan(&source, &prefix, &rules, follow))
         .await
@@ -315,14 +315,14 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
         .map_err(|e| {
             ActionError::failed(format!(
                 "could not read the source folder `{}`: {e}",
-                settings.source.display()
+                checked.source.display()
             ))
         })?;
     for skipped in &scan.skipped {
         gha.warning(format!("skipped {}", Foreign(skipped)));
     }
     if let Some(first) = scan.outside.first() {
-        if !settings.follow_symlinks {
+        if !checked.follow_symlinks {
             let more = match scan.outside.len() - 1 {
                 0 => String::new(),
                 n => format!(" (and {n} more)"),
@@ -334,7 +334,7 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
                      uploaded. Remove the link, or set `follow-symlinks: true` to upload the \
                      file it points to",
                     Foreign(first),
-                    settings.source.display()
+                    checked.source.display()
                 ),
             ));
         }
@@ -345,13 +345,13 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
             ));
         }
     }
-    if scan.files.is_empty() && settings.delete {
+    if scan.files.is_empty() && checked.delete {
         return Err(ActionError::input(
             "source",
             format!(
                 "is `{}`, which holds no files; with `delete: true` that would empty {}, so nothing was done",
-                settings.source.display(),
-                settings.location()
+                checked.source.display(),
+                checked.location()
             ),
         ));
     }
@@ -360,9 +360,9 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
         "{} files ({}) in `{}` to sync to {}{}",
         scan.files.len(),
         human_bytes(local_bytes),
-        settings.source.display(),
-        settings.location(),
-        if settings.dry_run {
+        checked.source.display(),
+        checked.location(),
+        if checked.dry_run {
             " (dry run: nothing will be changed)"
         } else {
             ""
@@ -371,7 +371,7 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
 
     let aws = swa_aws::Aws::load(gha.env()).await;
     let client = aws.s3();
-    let sync = sync(&gha, &client, &settings, scan.files);
+    let sync = sync(&gha, &client, &checked, scan.files);
     let totals = tokio::select! {
         result = sync => result?,
         signal = swa_gha::cancelled() => {
@@ -389,7 +389,7 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
     let elapsed = started.elapsed().as_secs_f64();
     gha.info(format!(
         "{}uploaded {} ({}), updated metadata of {}, unchanged {}, deleted {} in {elapsed:.1}s",
-        if settings.dry_run {
+        if checked.dry_run {
             "dry run: would have "
         } else {
             ""
@@ -410,12 +410,12 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
 async fn sync(
     gha: &Gha,
     client: &swa_aws::s3::Client,
-    settings: &Settings,
+    checked: &Checked,
     files: Vec<LocalFile>,
 ) -> Result<Totals, ActionError> {
-    let bucket = settings.bucket.as_str();
-    let index_key = settings.index_key.as_deref();
-    let mut remote = s3::list(client, bucket, &settings.prefix).await?;
+    let bucket = checked.bucket.as_str();
+    let index_key = checked.index_key.as_deref();
+    let mut remote = s3::list(client, bucket, &checked.prefix).await?;
     let stored = match index_key.and_then(|key| remote.remove(key).map(|_| key)) {
         Some(key) => s3::get_index(client, bucket, key)
             .await?
@@ -474,16 +474,16 @@ async fn sync(
 
     // Same size and not in the index as listed: the object's own hash and headers decide.
     totals.from_head = to_check.len();
-    let checked = bounded(to_check, settings.concurrency, |file| {
+    let compared = bounded(to_check, checked.concurrency, |file| {
         let client = client.clone();
-        let bucket = settings.bucket.clone();
+        let bucket = checked.bucket.clone();
         async move {
             let head = s3::head(&client, &bucket, &file.key).await?;
             Ok(decide(file, head))
         }
     })
     .await?;
-    for change in checked {
+    for change in compared {
         match change {
             Some(change) => changes.push(change),
             None => totals.skipped += 1,
@@ -492,7 +492,7 @@ async fn sync(
     changes.sort_by(|a, b| a.file().key.cmp(&b.file().key));
 
     let local_keys: HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
-    let mut stale: Vec<String> = if settings.delete {
+    let mut stale: Vec<String> = if checked.delete {
         remote
             .keys()
             .filter(|k| !local_keys.contains(k.as_str()))
@@ -514,7 +514,7 @@ async fn sync(
         }
         gha.group_start(&format!(
             "{} {}",
-            if settings.dry_run {
+            if checked.dry_run {
                 "Would sync"
             } else {
                 "Syncing"
@@ -524,7 +524,7 @@ async fn sync(
         for change in &phase {
             gha.info(format!(
                 "{}{}",
-                if settings.dry_run { "would " } else { "" },
+                if checked.dry_run { "would " } else { "" },
                 change.describe()
             ));
             log.push(change.summary_line());
@@ -536,10 +536,10 @@ async fn sync(
                 Change::Update { .. } => totals.updated += 1,
             }
         }
-        if !settings.dry_run {
-            let result = bounded(phase, settings.concurrency, |change| {
+        if !checked.dry_run {
+            let result = bounded(phase, checked.concurrency, |change| {
                 let client = client.clone();
-                let bucket = settings.bucket.clone();
+                let bucket = checked.bucket.clone();
                 async move {
                     let etag = match &change {
                         Change::Upload { file, .. } => s3::put(&client, &bucket, file).await?,
@@ -561,7 +561,7 @@ async fn sync(
     if !stale.is_empty() {
         gha.group_start(&format!(
             "{} {} not in the source",
-            if settings.dry_run {
+            if checked.dry_run {
                 "Would delete"
             } else {
                 "Deleting"
@@ -571,12 +571,12 @@ async fn sync(
         for key in &stale {
             gha.info(format!(
                 "{}delete {}",
-                if settings.dry_run { "would " } else { "" },
+                if checked.dry_run { "would " } else { "" },
                 Foreign(key)
             ));
             log.push(format!("delete {}", md::code(key)));
         }
-        let result = if settings.dry_run {
+        let result = if checked.dry_run {
             Ok(())
         } else {
             s3::delete(client, bucket, &stale).await
@@ -586,11 +586,11 @@ async fn sync(
         totals.deleted = stale.len();
     }
 
-    if let (false, Some(index_key)) = (settings.dry_run, index_key) {
+    if let (false, Some(index_key)) = (checked.dry_run, index_key) {
         // The index is an optimisation: failing to store it costs the next run HeadObject calls,
         // not correctness, so it warns rather than fails.
         if let Err(error) = store_index(
-            client, settings, index_key, &files, &remote, &written, &stored,
+            client, checked, index_key, &files, &remote, &written, &stored,
         )
         .await
         {
@@ -600,7 +600,7 @@ async fn sync(
         }
     }
 
-    gha.summary(&summary(settings, &totals, &log))?;
+    gha.summary(&summary(checked, &totals, &log))?;
     Ok(totals)
 }
 
@@ -635,7 +635,7 @@ fn decide(file: LocalFile, seen: Option<s3::Head>) -> Option<Change> {
 /// for).
 async fn store_index(
     client: &swa_aws::s3::Client,
-    settings: &Settings,
+    checked: &Checked,
     index_key: &str,
     files: &[LocalFile],
     before: &RemoteObjects,
@@ -646,7 +646,7 @@ async fn store_index(
     let now = if written.is_empty() {
         before
     } else {
-        relisted = s3::list(client, &settings.bucket, &settings.prefix).await?;
+        relisted = s3::list(client, &checked.bucket, &checked.prefix).await?;
         &relisted
     };
     let mut index = Index::default();
@@ -678,7 +678,7 @@ async fn store_index(
     if index.objects == stored.objects {
         return Ok(());
     }
-    s3::put_index(client, &settings.bucket, index_key, index.to_json()).await
+    s3::put_index(client, &checked.bucket, index_key, index.to_json()).await
 }
 
 /// Runs `work` on every item with at most `limit` in flight. On the first failure no new item
@@ -724,14 +724,14 @@ where
 /// At most this many changed keys are listed in the step summary.
 const SUMMARY_LIST_LIMIT: usize = 50;
 
-fn summary(settings: &Settings, totals: &Totals, log: &[String]) -> String {
+fn summary(checked: &Checked, totals: &Totals, log: &[String]) -> String {
     let mut md = format!(
         "### Frontend sync to {}{}\n\n\
          | uploaded | metadata updated | unchanged | deleted | bytes uploaded |\n\
          |---:|---:|---:|---:|---:|\n\
          | {} | {} | {} | {} | {} |\n",
-        md::code(&settings.location()),
-        if settings.dry_run {
+        md::code(&checked.location()),
+        if checked.dry_run {
             " (dry run: nothing was changed)"
         } else {
             ""
