@@ -169,7 +169,7 @@ fn classify(error: clap::Error, command: &mut clap::Command) -> ParseError {
                 .unwrap_or_else(|| "is not valid".to_string());
             ParseError::Input(ActionError::input(
                 &arg,
-                format!("has the value `{value}`, which {reason}"),
+                format!("has the value `{value}`, which {}", which(&value, &reason)),
             ))
         }
         _ => {
@@ -186,6 +186,20 @@ fn context_strings(error: &clap::Error, kind: ContextKind) -> Vec<String> {
         Some(ContextValue::String(s)) => vec![s.clone()],
         Some(ContextValue::Strings(v)) => v.clone(),
         _ => Vec::new(),
+    }
+}
+
+/// A parser's complaint as the end of "has the value `v`, which …": parsers say "0 is not in
+/// 1..=64" (the value again), "is not a duration; …" or "invalid digit found in string".
+fn which(value: &str, reason: &str) -> String {
+    let reason = reason.strip_prefix(&format!("{value} ")).unwrap_or(reason);
+    if ["is ", "are ", "does ", "must ", "has "]
+        .iter()
+        .any(|verb| reason.starts_with(verb))
+    {
+        reason.to_string()
+    } else {
+        format!("is not valid: {reason}")
     }
 }
 
@@ -227,6 +241,8 @@ mod tests {
         timeout: std::time::Duration,
         #[arg(long = "spaced input")]
         spaced_input: Option<String>,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+        concurrency: Option<u32>,
     }
 
     fn argv(extra: &[&str]) -> Vec<String> {
@@ -274,6 +290,22 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "input `cluster` is required; set it under `with:` in the workflow, or pass --cluster"
+        );
+    }
+
+    #[test]
+    fn a_number_out_of_range_or_not_a_number_reads_as_one_sentence() {
+        let error = |value: &str| {
+            let env = Env::from_pairs([("INPUT_CLUSTER", "c"), ("INPUT_CONCURRENCY", value)]);
+            input_error(parse_args::<Args>(&env, argv(&[]))).to_string()
+        };
+        assert_eq!(
+            error("0"),
+            "input `concurrency` has the value `0`, which is not in 1..=64"
+        );
+        assert_eq!(
+            error("four"),
+            "input `concurrency` has the value `four`, which is not valid: invalid digit found in string"
         );
     }
 
