@@ -1,13 +1,15 @@
 //! The `checks` input: YAML, inline or in a file, read strictly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use regex::Regex;
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
-use swa_gha::ActionError;
+use swa_gha::{ActionError, Env};
+
+use crate::expand::Filler;
 
 /// One check as written in the YAML.
 #[derive(Debug, Deserialize)]
@@ -24,6 +26,23 @@ struct CheckSpec {
     expect_json: Option<serde_json::Value>,
     expect_body: Option<String>,
     max_latency_ms: Option<u64>,
+}
+
+impl CheckSpec {
+    /// The check with the `${NAME}` variables of its path, url, headers and body filled in.
+    fn filled(self, filler: &mut Filler) -> CheckSpec {
+        CheckSpec {
+            path: self.path.map(|p| filler.text(&p)),
+            url: self.url.map(|u| filler.text(&u)),
+            headers: self
+                .headers
+                .into_iter()
+                .map(|(name, value)| (name, filler.text(&value)))
+                .collect(),
+            body: self.body.map(|b| filler.json(b)),
+            ..self
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,7 +129,16 @@ pub fn checks_text(value: &str, workspace: Option<&str>) -> Result<String, Actio
     Ok(value.to_string())
 }
 
-pub fn parse_checks(text: &str, base_url: Option<&str>) -> Result<Vec<Check>, ActionError> {
+/// The checks a `checks` text asks for, with their `${NAME}` variables filled from `env`, and
+/// those skipped because a variable they need is not set.
+#[derive(Debug)]
+pub struct Parsed {
+    pub checks: Vec<Check>,
+    /// (the check, the variables it needs that are unset).
+    pub skipped: Vec<(String, Vec<String>)>,
+}
+
+pub fn parse_checks(text: &str, base_url: Option<&str>, env: &Env) -> Result<Parsed, ActionError> {
     let specs: Vec<CheckSpec> = serde_yaml_ng::from_str(text).map_err(|e| {
         ActionError::input(
             "checks",
@@ -124,8 +152,35 @@ pub fn parse_checks(text: &str, base_url: Option<&str>) -> Result<Vec<Check>, Ac
         ));
     }
     let mut checks = Vec::with_capacity(specs.len());
+    let mut skipped = Vec::new();
     for (i, spec) in specs.into_iter().enumerate() {
-        checks.push(build(i + 1, spec, base_url)?);
+        let mut filler = Filler::new(env);
+        let spec = spec.filled(&mut filler);
+        if filler.missing.is_empty() {
+            checks.push(build(i + 1, spec, base_url)?);
+        } else {
+            let label = spec
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("check {}", i + 1));
+            skipped.push((label, filler.missing.into_iter().collect::<Vec<String>>()));
+        }
+    }
+    if checks.is_empty() {
+        return Err(ActionError::input(
+            "checks",
+            format!(
+                "has no check left to run: each needs a variable that is not set ({}); set them \
+                 in the step's `env:`",
+                skipped
+                    .iter()
+                    .flat_map(|(_, names)| names.iter().map(String::as_str))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
     let mut seen = std::collections::BTreeSet::new();
     for check in &checks {
@@ -139,7 +194,7 @@ pub fn parse_checks(text: &str, base_url: Option<&str>) -> Result<Vec<Check>, Ac
             ));
         }
     }
-    Ok(checks)
+    Ok(Parsed { checks, skipped })
 }
 
 /// What is wrong with the YAML, where, and under which key, but never the value: serde's own
@@ -389,8 +444,10 @@ mod tests {
 - url: https://www.example.com/
 "#,
             Some("http://127.0.0.1:9/_app/"),
+            &Env::default(),
         )
-        .expect("checks");
+        .expect("checks")
+        .checks;
         assert_eq!(checks.len(), 2);
         let login = &checks[0];
         assert_eq!(login.name, "login");
@@ -411,8 +468,12 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_named() {
-        let e = parse_checks("- path: /health\n  expect_status: 200\n", Some("http://x"))
-            .expect_err("unknown key");
+        let e = parse_checks(
+            "- path: /health\n  expect_status: 200\n",
+            Some("http://x"),
+            &Env::default(),
+        )
+        .expect_err("unknown key");
         let text = e.to_string();
         assert!(
             text.starts_with("input `checks` is not a list of checks: "),
@@ -426,20 +487,25 @@ mod tests {
 
     #[test]
     fn a_path_needs_a_base_url_and_a_check_needs_a_target() {
-        let e = parse_checks("- path: /health\n", None).expect_err("no base");
+        let e = parse_checks("- path: /health\n", None, &Env::default()).expect_err("no base");
         assert!(
             e.to_string().starts_with("input `base-url` is required"),
             "{e}"
         );
-        let e = parse_checks("- name: x\n", Some("http://x")).expect_err("no target");
+        let e =
+            parse_checks("- name: x\n", Some("http://x"), &Env::default()).expect_err("no target");
         assert_eq!(
             e.to_string(),
             "input `checks` check 1 (`x`) has neither `path` nor `url`"
         );
-        let e = parse_checks("- url: ftp://x/\n", None).expect_err("ftp");
+        let e = parse_checks("- url: ftp://x/\n", None, &Env::default()).expect_err("ftp");
         assert!(e.to_string().contains("is not an http(s) URL"), "{e}");
-        let e =
-            parse_checks("- path: /a\n  expect-body: '('\n", Some("http://x")).expect_err("regex");
+        let e = parse_checks(
+            "- path: /a\n  expect-body: '('\n",
+            Some("http://x"),
+            &Env::default(),
+        )
+        .expect_err("regex");
         assert!(e.to_string().contains("not a regex"), "{e}");
     }
 

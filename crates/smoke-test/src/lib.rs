@@ -2,6 +2,7 @@
 //! retries and bounded concurrency, and reports every check in the outputs and the job summary.
 
 pub mod checks;
+mod expand;
 mod probe;
 
 use std::sync::Arc;
@@ -109,10 +110,24 @@ fn checks(args: &Args, gha: &Gha) -> Result<Vec<Check>, ActionError> {
         },
         Some(value) => {
             let text = checks::checks_text(value, gha.env().non_empty("GITHUB_WORKSPACE"))?;
-            // Mask secret header values as soon as the text is read, even if it then fails to
-            // parse, so no later message can show them.
+            // Mask secret header values and every variable the checks fill in as soon as the
+            // text is read, even if it then fails to parse, so no later message can show them.
             mask_secret_values(&text, gha);
-            checks::parse_checks(&text, base_url)?
+            for name in expand::names(&text) {
+                if let Some(value) = gha.env().non_empty(name) {
+                    mask_header_value(gha, value);
+                }
+            }
+            let parsed = checks::parse_checks(&text, base_url, gha.env())?;
+            for (check, missing) in &parsed.skipped {
+                gha.notice(format!(
+                    "check `{}` skipped: it needs {}, which {} not set",
+                    swa_gha::Foreign(check),
+                    missing.join(", "),
+                    if missing.len() == 1 { "is" } else { "are" }
+                ));
+            }
+            parsed.checks
         }
     };
     for check in &checks {
@@ -146,13 +161,16 @@ pub(crate) fn mask_header_value(gha: &Gha, value: &str) {
 /// Before parsing: values on `Authorization:`/`Cookie:`-like lines of the YAML.
 fn mask_secret_values(text: &str, gha: &Gha) {
     for line in text.lines() {
+        // A value made of `${NAME}` variables is not the secret: what they are filled with is,
+        // and that is masked when they are filled. Their braces are not YAML's.
+        let line = expand::without_variables(line);
         let line = line.replace(['{', '}'], ",");
         for part in line.trim().trim_start_matches('-').split(',') {
             if let Some((key, value)) = part.split_once(':') {
                 let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
                 if checks::is_secret_header(key) {
                     let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
-                    if !value.is_empty() {
+                    if !value.is_empty() && !value.contains(expand::VARIABLE_MARK) {
                         mask_header_value(gha, value);
                     }
                 }

@@ -4,6 +4,7 @@
 mod parsers;
 mod redact;
 mod sandbox;
+mod variables;
 
 use std::time::Duration;
 

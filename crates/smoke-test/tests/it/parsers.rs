@@ -45,8 +45,8 @@ proptest! {
         text in prop_oneof![any::<String>(), checks_yaml()],
         base in prop_oneof![Just(None), Just(Some("https://example.test/app"))],
     ) {
-        match checks::parse_checks(&text, base) {
-            Ok(parsed) => prop_assert!(!parsed.is_empty()),
+        match checks::parse_checks(&text, base, &swa_gha::Env::default()) {
+            Ok(parsed) => prop_assert!(!parsed.checks.is_empty()),
             Err(e) => prop_assert_eq!(e.kind(), ExitKind::BadInput),
         }
     }
