@@ -6,7 +6,7 @@
 # Starts swa-sandbox, then runs what deploy-production does (run-migration, update-service,
 # wait-healthy, dispatch-frontend, smoke-test) and, when the deploy is healthy, what
 # rollback-production does (update-service revision=previous, wait-healthy, smoke-test). It prints
-# what a workflow log would show and writes the job summary to .tmp/demo/summary.md.
+# each step's log as the Actions page shows it and writes the job summary to .tmp/demo/summary.md.
 # SCENARIO is a swa-sandbox scenario (default: healthy; try crash-loop, unhealthy-targets,
 # migration-fails, image-missing, frontend-fails-once, throttling).
 set -uo pipefail
@@ -24,7 +24,7 @@ done
 
 actions=(run-migration update-service wait-healthy dispatch-frontend smoke-test)
 echo "Building swa-sandbox and the actions ..." >&2
-build_args=(-p swa-sandbox)
+build_args=(-p swa-sandbox -p swa-testing --bins)
 for a in "${actions[@]}"; do build_args+=(-p "$a"); done
 (cd "$root" && cargo build --quiet "${build_args[@]}") || { echo "build failed" >&2; exit 2; }
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
@@ -64,8 +64,9 @@ step() {
   done
   printf '\n\033[1m▶ %s\033[0m  (%s)\n' "$name" "$action"
   local started=$SECONDS
-  env "${envs[@]}" "$bin/$action"
-  rc=$?
+  # The log as the Actions page shows it: masks applied, groups folded, annotations decoded.
+  env "${envs[@]}" "$bin/$action" | "$bin/gha-log"
+  rc=${PIPESTATUS[0]}
   printf '\033[2m  %s exited %d after %ds\033[0m\n' "$action" "$rc" $((SECONDS - started))
   last_out=$out
 }
@@ -132,7 +133,7 @@ if [ -z "$failed" ]; then
 fi
 
 echo
-echo "Job summary: $summary"
+[ -s "$summary" ] && echo "Job summary: $summary"
 if [ -n "$failed" ]; then
   printf '\033[1;31mThe deploy failed at %s\033[0m (scenario %s).\n' "$failed" "$scenario"
   exit 1
