@@ -191,7 +191,10 @@ plain ::error:: in the middle is text
     #[test]
     fn a_value_masked_later_is_hidden_from_then_on_and_the_longest_mask_wins() {
         let mut view = LogView::new(false);
-        assert_eq!(view.line("token abcd1234").as_deref(), Some("token abcd1234"));
+        assert_eq!(
+            view.line("token abcd1234").as_deref(),
+            Some("token abcd1234")
+        );
         assert_eq!(view.line("::add-mask::abcd"), None);
         assert_eq!(view.line("::add-mask::abcd1234"), None);
         assert_eq!(view.line("token abcd1234").as_deref(), Some("token ***"));

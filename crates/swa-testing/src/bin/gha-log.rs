@@ -15,7 +15,10 @@ fn main() -> ExitCode {
         };
         if let Some(shown) = view.line(&line) {
             // Each line at once: the demo is watched as it runs.
-            if writeln!(stdout, "{shown}").and_then(|()| stdout.flush()).is_err() {
+            if writeln!(stdout, "{shown}")
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
                 return ExitCode::FAILURE;
             }
         }
