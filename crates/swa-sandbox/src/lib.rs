@@ -30,11 +30,12 @@ mod limits;
 mod logs;
 mod s3;
 pub mod world;
+mod xml;
 
 pub use api::ApiError;
 pub use app::{TEST_PASSWORD, TEST_USERNAME};
 pub use cli::main as cli_main;
-pub use world::SCENARIOS;
+pub use world::{Call, Event, SCENARIOS};
 
 use api::Reply;
 use world::World;
@@ -58,62 +59,6 @@ impl Default for Options {
             port: 0,
         }
     }
-}
-
-/// One request the sandbox received.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Call {
-    pub seq: u64,
-    /// `ecs`, `ecr`, `logs`, `elbv2`, `s3`, `github`, `app` (or `unknown`).
-    pub service: String,
-    /// `UpdateService`, `dispatches`, `rerun-failed-jobs`, `health`, ...
-    pub operation: String,
-    pub request: Value,
-    pub status: u16,
-}
-
-const MUTATING: &[&str] = &[
-    "RegisterTaskDefinition",
-    "DeregisterTaskDefinition",
-    "UpdateService",
-    "CreateService",
-    "DeleteService",
-    "RunTask",
-    "StopTask",
-    "PutImage",
-    "PutObject",
-    "CopyObject",
-    "DeleteObject",
-    "DeleteObjects",
-    "CreateBucket",
-    "BatchDeleteImage",
-    "PutLogEvents",
-    "CreateLogStream",
-    "RegisterTargets",
-    "DeregisterTargets",
-    "ModifyTargetGroupAttributes",
-    "dispatches",
-    "rerun",
-    "rerun-failed-jobs",
-    "cancel",
-];
-
-impl Call {
-    /// Whether the call changes anything (registers, updates, runs, stops, pushes, dispatches,
-    /// re-runs).
-    pub fn is_mutating(&self) -> bool {
-        MUTATING.contains(&self.operation.as_str())
-    }
-}
-
-/// A timestamped fact, in wall-clock time, for benchmarks and tests.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Event {
-    pub at_unix_ms: u128,
-    /// `deployment-created`, `deployment-completed`, `deployment-failed`, `rollback-started`,
-    /// `tasks-started`, `task-running`, `target-healthy`, `task-stopping`, `task-stopped`, ...
-    pub kind: String,
-    pub detail: String,
 }
 
 struct Shared {
