@@ -7,7 +7,7 @@
 //! `/_sandbox`.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -49,6 +49,9 @@ pub struct Options {
     pub clock: f64,
     /// 0 picks any free port.
     pub port: u16,
+    /// The address to listen on (and to hand out in the URLs): 127.0.0.1 by default; a docker
+    /// bridge's gateway lets containers reach the sandbox.
+    pub bind: IpAddr,
 }
 
 impl Default for Options {
@@ -57,6 +60,7 @@ impl Default for Options {
             scenario: "healthy".into(),
             clock: 1.0,
             port: 0,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
     }
 }
@@ -71,10 +75,10 @@ impl Shared {
     }
 }
 
-/// A running sandbox on 127.0.0.1, served from its own thread and tokio runtime; dropping it
-/// shuts it down.
+/// A running sandbox (on 127.0.0.1 unless told otherwise), served from its own thread and tokio
+/// runtime; dropping it shuts it down.
 pub struct Sandbox {
-    port: u16,
+    addr: SocketAddr,
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -90,9 +94,9 @@ impl Sandbox {
                 format!("clock must be a positive number, not {}", options.clock),
             ));
         }
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port)))?;
+        let listener = TcpListener::bind(SocketAddr::new(options.bind, options.port))?;
         listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
+        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             world: Mutex::new(World::new(scenario, options.clock)),
         });
@@ -107,7 +111,7 @@ impl Sandbox {
             .name("swa-sandbox".into())
             .spawn(move || runtime.block_on(serve(listener, served, rx)))?;
         Ok(Sandbox {
-            port,
+            addr,
             shared,
             shutdown: Some(tx),
             thread: Some(thread),
@@ -115,12 +119,12 @@ impl Sandbox {
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.addr.port()
     }
 
-    /// `http://127.0.0.1:PORT`: every AWS service.
+    /// `http://127.0.0.1:PORT` (the address it listens on): every AWS service.
     pub fn aws_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}", self.addr)
     }
 
     /// `http://127.0.0.1:PORT/_github`
