@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, the unit and integration tests (against the local sandbox,
 # moto and awscli), and the workflow checks. This is what CI runs.
+#
+#   scripts/test.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
