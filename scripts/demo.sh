@@ -22,29 +22,19 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-actions=(run-migration update-service wait-healthy dispatch-frontend smoke-test)
-echo "Building swa-sandbox and the actions ..." >&2
-build_args=(-p swa-sandbox -p swa-testing --bins)
-for a in "${actions[@]}"; do build_args+=(-p "$a"); done
-(cd "$root" && cargo build --quiet "${build_args[@]}") || { echo "build failed" >&2; exit 2; }
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
-
 work="$root/.tmp/demo"
-rm -rf "$work" && mkdir -p "$work"
+if [ -z "${SWA_DEMO_SANDBOX:-}" ]; then
+  echo "Building swa-sandbox and the actions ..." >&2
+  (cd "$root" && cargo build --quiet -p swa-sandbox -p swa-testing --bins -p run-migration \
+    -p update-service -p wait-healthy -p dispatch-frontend -p smoke-test) \
+    || { echo "build failed" >&2; exit 2; }
+  rm -rf "$work" && mkdir -p "$work"
+  # The rest of this script runs inside the sandbox's lifetime, with its exports set.
+  SWA_DEMO_SANDBOX=1 exec "$bin/swa-sandbox" exec --scenario "$scenario" --clock "$clock" -- "$0" "$scenario" --clock "$clock"
+fi
 summary="$work/summary.md"
 : > "$summary"
-
-"$bin/swa-sandbox" serve --port 0 --scenario "$scenario" --clock "$clock" > "$work/sandbox.env" 2> "$work/sandbox.log" &
-sandbox_pid=$!
-trap 'kill -TERM $sandbox_pid 2>/dev/null; wait $sandbox_pid 2>/dev/null' EXIT
-for _ in $(seq 1 100); do
-  grep -q '^export APP_URL=' "$work/sandbox.env" 2>/dev/null && break
-  kill -0 $sandbox_pid 2>/dev/null || { cat "$work/sandbox.log" >&2; exit 2; }
-  sleep 0.1
-done
-# shellcheck disable=SC1091
-source "$work/sandbox.env"
-echo "Sandbox: scenario $scenario, clock x$clock, $AWS_ENDPOINT_URL" >&2
 
 token="ghp_demo$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 step_no=0
@@ -94,7 +84,6 @@ if [ -z "$failed" ]; then
     cluster=startupwebapp-cluster service=startupwebapp-service image="$image"
   if [ $rc -eq 0 ]; then
     deployment=$(output deployment-id)
-    previous=$(output previous-task-definition-arn)
     step "Wait until healthy" wait-healthy \
       cluster=startupwebapp-cluster service=startupwebapp-service \
       deployment-id="$deployment" health-url="$APP_URL/health" \

@@ -2,6 +2,8 @@
 # Makes a Docker engine available: installs Debian's docker.io when the engine is missing, starts
 # dockerd in the background (as root) when it is not answering, and waits until it answers.
 # Idempotent: with a running engine it only checks it and exits.
+#
+#   scripts/docker.sh      (as root)
 set -euo pipefail
 
 log=${DOCKERD_LOG:-/tmp/dockerd.log}

@@ -13,9 +13,8 @@
 #    sync-frontend uploads the site to the sandbox's S3, and a second run uploads nothing.
 # act runs the jobs on this machine (-P ubuntu-latest=-self-hosted) and each action in the local
 # image. With a self-hosted platform act 0.2.89 starts Docker actions on the default bridge
-# network whatever --network says, so they cannot reach the sandbox on 127.0.0.1: a small TCP
-# relay listens on the bridge's gateway address (172.17.0.1) and forwards to the sandbox, and the
-# workflows get the sandbox's URLs with that address. `uses:
+# network whatever --network says, so they cannot reach 127.0.0.1: the sandbox listens on the
+# bridge's gateway address (172.17.0.1, `swa-sandbox serve --bind`) instead. `uses:
 # org/swa-actions/<action>@v1` resolves to this checkout's actions/ (--local-repository), exactly
 # the tree release.yml publishes. Steps that need github.com (OIDC credentials, the image build and
 # push) are skipped under act; configure-aws-credentials is replaced by a local stand-in so that
@@ -96,78 +95,27 @@ bridge_ip=$(ip -4 -o addr show docker0 2>/dev/null | awk '{ sub(/\/.*/, "", $4);
 [ -n "$bridge_ip" ] || fail "no docker0 bridge address"
 
 sandbox_pid=""
-relay_pid=""
 stop_sandbox() {
-  local pid
-  for pid in "$relay_pid" "$sandbox_pid"; do
-    [ -n "$pid" ] || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  [ -z "$sandbox_pid" ] || { kill -TERM "$sandbox_pid" 2>/dev/null; wait "$sandbox_pid" 2>/dev/null; } || true
   sandbox_pid=""
-  relay_pid=""
-}
-
-# relay HOST PORT: forwards HOST:PORT to 127.0.0.1:PORT until killed.
-relay() {
-  # exec: the background job is the relay itself, so stopping it stops the relay.
-  exec python3 -c '
-import asyncio, sys
-host, port = sys.argv[1], int(sys.argv[2])
-async def pipe(reader, writer):
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        writer.close()
-async def handle(client_reader, client_writer):
-    try:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        client_writer.close()
-        return
-    await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
-async def main():
-    server = await asyncio.start_server(handle, host, port)
-    print("relay ready", flush=True)
-    async with server:
-        await server.serve_forever()
-asyncio.run(main())
-' "$1" "$2"
 }
 trap stop_sandbox EXIT
 
-start_sandbox() { # start_sandbox SCENARIO
-  "$sandbox_bin" serve --port 0 --scenario "$1" --clock "${E2E_CLOCK:-60}" \
+# start_sandbox SCENARIO: serves on the bridge's gateway, which this machine and the containers
+# both reach, and exports the sandbox's variables (their URLs name that address).
+start_sandbox() {
+  "$sandbox_bin" serve --bind "$bridge_ip" --scenario "$1" --clock "${E2E_CLOCK:-60}" \
     >"$work/sandbox-$1.env" 2>"$work/sandbox-$1.log" &
   sandbox_pid=$!
   for _ in $(seq 1 300); do
-    grep -q '^export APP_URL=' "$work/sandbox-$1.env" 2>/dev/null && break
+    grep -q '^export APP_URL=' "$work/sandbox-$1.env" && break
     kill -0 "$sandbox_pid" 2>/dev/null || { cat "$work/sandbox-$1.log" >&2; fail "the sandbox did not start"; }
     sleep 0.1
   done
   grep -q '^export APP_URL=' "$work/sandbox-$1.env" || fail "the sandbox printed no APP_URL"
   # shellcheck disable=SC1090
   source "$work/sandbox-$1.env"
-  local port=${AWS_ENDPOINT_URL##*:}
-  port=${port%%/*}
-  relay "$bridge_ip" "$port" >"$work/relay-$1.log" 2>&1 &
-  relay_pid=$!
-  for _ in $(seq 1 100); do
-    grep -q "relay ready" "$work/relay-$1.log" 2>/dev/null && break
-    kill -0 "$relay_pid" 2>/dev/null || { cat "$work/relay-$1.log" >&2; fail "the relay did not start"; }
-    sleep 0.1
-  done
-  # What the actions in their containers use: the sandbox through the relay.
-  local var
-  for var in $(compgen -e | grep -E '^(AWS_ENDPOINT_URL.*|APP_URL|GITHUB_API_URL)$'); do
-    export "$var=${!var//127.0.0.1/$bridge_ip}"
-  done
-  sandbox_url="http://127.0.0.1:$port"
-  echo "sandbox: scenario $1 at $sandbox_url, for containers $AWS_ENDPOINT_URL" >&2
+  echo "sandbox: scenario $1 at $AWS_ENDPOINT_URL" >&2
 }
 
 # run_act NAME WORKFLOW [act args...]: runs one workflow_dispatch; sets $act_rc and $act_log.
@@ -259,8 +207,8 @@ crash_loop() {
 # reusable workflows beside them. Built here with a made-up digest; nothing is tagged or pushed.
 release_layout() {
   say "release layout"
-  local digest="sha256:$(printf 'e2e' | sha256sum | cut -d' ' -f1)"
-  local commit
+  local digest commit
+  digest="sha256:$(printf 'e2e' | sha256sum | cut -d' ' -f1)"
   commit=$(action-runner/publish-actions.sh "$digest" v1.0.0 | awk '/commit/ { print $NF }')
   local tree="$work/published"
   mkdir -p "$tree"

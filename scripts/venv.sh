@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Creates (or refreshes) .venv with the Python tools the tests use: awscli, moto, Django, act,
 # zizmor, actionlint. Idempotent and quiet when everything is already installed.
+#
+#   scripts/venv.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv"

@@ -47,7 +47,7 @@ fn run(case: &Case) -> Figures {
     let sandbox = Sandbox::start(Options {
         scenario: case.scenario.into(),
         clock: 1.0,
-        port: 0,
+        ..Options::default()
     })
     .unwrap();
     let dir = tempfile::tempdir().unwrap();

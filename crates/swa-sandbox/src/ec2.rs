@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::api::ApiError;
-use crate::elb::escape;
 use crate::world::{SECURITY_GROUP, SUBNETS, VPC};
+use crate::xml::escape;
 
 pub const XMLNS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 

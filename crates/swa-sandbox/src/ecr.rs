@@ -260,26 +260,6 @@ fn batch_delete_image(w: &mut World, req: &Value) -> Result<Value, ApiError> {
     Ok(json!({"imageIds": deleted, "failures": failures}))
 }
 
-/// Whether a task can pull `image`: images of the sandbox's registry must be in its ECR
-/// repository (by tag, `latest` when none, or by digest); other registries always answer.
-pub fn pullable(images: &[Image], image: &str) -> bool {
-    let Some(rest) = image.strip_prefix(&format!("{REGISTRY}/")) else {
-        return true;
-    };
-    let (repository, reference) = match rest.split_once('@') {
-        Some((repository, digest)) => (repository, Err(digest)),
-        None => match rest.rsplit_once(':') {
-            Some((repository, tag)) => (repository, Ok(tag)),
-            None => (rest, Ok("latest")),
-        },
-    };
-    repository == REPOSITORY
-        && images.iter().any(|i| match reference {
-            Ok(tag) => i.tags.iter().any(|t| t == tag),
-            Err(digest) => i.digest == digest,
-        })
-}
-
 fn describe_repositories(w: &mut World, req: &Value) -> Result<Value, ApiError> {
     if let Some(names) = req["repositoryNames"].as_array() {
         for n in names {

@@ -4,23 +4,9 @@ use std::collections::BTreeMap;
 
 use crate::api::ApiError;
 use crate::world::*;
+use crate::xml::escape;
 
 pub const XMLNS: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
-
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 /// The body of a successful answer for `action`.
 fn wrap(action: &str, result: &str, request_id: &str) -> String {

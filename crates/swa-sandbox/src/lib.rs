@@ -7,7 +7,7 @@
 //! `/_sandbox`.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -30,11 +30,12 @@ mod limits;
 mod logs;
 mod s3;
 pub mod world;
+mod xml;
 
 pub use api::ApiError;
 pub use app::{TEST_PASSWORD, TEST_USERNAME};
 pub use cli::main as cli_main;
-pub use world::SCENARIOS;
+pub use world::{Call, Event, SCENARIOS};
 
 use api::Reply;
 use world::World;
@@ -48,6 +49,9 @@ pub struct Options {
     pub clock: f64,
     /// 0 picks any free port.
     pub port: u16,
+    /// The address to listen on (and to hand out in the URLs): 127.0.0.1 by default; a docker
+    /// bridge's gateway lets containers reach the sandbox.
+    pub bind: IpAddr,
 }
 
 impl Default for Options {
@@ -56,64 +60,9 @@ impl Default for Options {
             scenario: "healthy".into(),
             clock: 1.0,
             port: 0,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
     }
-}
-
-/// One request the sandbox received.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Call {
-    pub seq: u64,
-    /// `ecs`, `ecr`, `logs`, `elbv2`, `s3`, `github`, `app` (or `unknown`).
-    pub service: String,
-    /// `UpdateService`, `dispatches`, `rerun-failed-jobs`, `health`, ...
-    pub operation: String,
-    pub request: Value,
-    pub status: u16,
-}
-
-const MUTATING: &[&str] = &[
-    "RegisterTaskDefinition",
-    "DeregisterTaskDefinition",
-    "UpdateService",
-    "CreateService",
-    "DeleteService",
-    "RunTask",
-    "StopTask",
-    "PutImage",
-    "PutObject",
-    "CopyObject",
-    "DeleteObject",
-    "DeleteObjects",
-    "CreateBucket",
-    "BatchDeleteImage",
-    "PutLogEvents",
-    "CreateLogStream",
-    "RegisterTargets",
-    "DeregisterTargets",
-    "ModifyTargetGroupAttributes",
-    "dispatches",
-    "rerun",
-    "rerun-failed-jobs",
-    "cancel",
-];
-
-impl Call {
-    /// Whether the call changes anything (registers, updates, runs, stops, pushes, dispatches,
-    /// re-runs).
-    pub fn is_mutating(&self) -> bool {
-        MUTATING.contains(&self.operation.as_str())
-    }
-}
-
-/// A timestamped fact, in wall-clock time, for benchmarks and tests.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Event {
-    pub at_unix_ms: u128,
-    /// `deployment-created`, `deployment-completed`, `deployment-failed`, `rollback-started`,
-    /// `tasks-started`, `task-running`, `target-healthy`, `task-stopping`, `task-stopped`, ...
-    pub kind: String,
-    pub detail: String,
 }
 
 struct Shared {
@@ -126,10 +75,10 @@ impl Shared {
     }
 }
 
-/// A running sandbox on 127.0.0.1, served from its own thread and tokio runtime; dropping it
-/// shuts it down.
+/// A running sandbox (on 127.0.0.1 unless told otherwise), served from its own thread and tokio
+/// runtime; dropping it shuts it down.
 pub struct Sandbox {
-    port: u16,
+    addr: SocketAddr,
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -145,9 +94,9 @@ impl Sandbox {
                 format!("clock must be a positive number, not {}", options.clock),
             ));
         }
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port)))?;
+        let listener = TcpListener::bind(SocketAddr::new(options.bind, options.port))?;
         listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
+        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             world: Mutex::new(World::new(scenario, options.clock)),
         });
@@ -162,7 +111,7 @@ impl Sandbox {
             .name("swa-sandbox".into())
             .spawn(move || runtime.block_on(serve(listener, served, rx)))?;
         Ok(Sandbox {
-            port,
+            addr,
             shared,
             shutdown: Some(tx),
             thread: Some(thread),
@@ -170,12 +119,12 @@ impl Sandbox {
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.addr.port()
     }
 
-    /// `http://127.0.0.1:PORT`: every AWS service.
+    /// `http://127.0.0.1:PORT` (the address it listens on): every AWS service.
     pub fn aws_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}", self.addr)
     }
 
     /// `http://127.0.0.1:PORT/_github`

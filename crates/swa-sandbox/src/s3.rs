@@ -8,22 +8,9 @@ use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 use crate::api::Reply;
-use crate::elb::escape;
 use crate::limits::MAX_OBJECT_BYTES;
 use crate::world::*;
-
-/// The frontend's bucket, present from the start.
-pub const FRONTEND_BUCKET: &str = "startupwebapp-frontend";
-
-#[derive(Clone, Debug)]
-pub struct Object {
-    pub body: Vec<u8>,
-    pub etag: String,
-    pub content_type: Option<String>,
-    pub cache_control: Option<String>,
-    pub metadata: BTreeMap<String, String>,
-    pub last_modified: i64,
-}
+use crate::xml::escape;
 
 pub struct Request<'a> {
     pub method: &'a str,

@@ -42,7 +42,7 @@ fn watch(scenario: &str, clock: f64, signal: fn(&[swa_sandbox::Event]) -> Option
     let sandbox = Sandbox::start(Options {
         scenario: scenario.into(),
         clock,
-        port: 0,
+        ..Options::default()
     })
     .unwrap();
     let id = start_rollout(&sandbox);

@@ -22,7 +22,7 @@ pub fn start(scenario: &str, clock: f64) -> Sandbox {
     Sandbox::start(Options {
         scenario: scenario.into(),
         clock,
-        port: 0,
+        ..Options::default()
     })
     .unwrap()
 }

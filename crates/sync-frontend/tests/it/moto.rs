@@ -97,6 +97,12 @@ impl Moto {
             .collect()
     }
 
+    /// The server's process id (the benchmark reads its CPU time).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// An S3 client for the test's own setup and checks.
     pub fn client(&self) -> s3::Client {
         let config = s3::Config::builder()

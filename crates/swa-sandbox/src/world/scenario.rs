@@ -1,0 +1,139 @@
+//! The scenarios a sandbox runs (which failures it plays) and its virtual clock.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+/// Every scenario name, in the order the docs list them.
+pub const SCENARIOS: &[&str] = &[
+    "healthy",
+    "crash-loop",
+    "unhealthy-targets",
+    "slow-start",
+    "migration-fails",
+    "destructive-migration",
+    "image-missing",
+    "no-capacity",
+    "throttling",
+    "server-errors",
+    "github-flaky",
+    "frontend-fails-once",
+    "migration-no-start",
+];
+
+/// The scenarios in force, from a comma-separated list.
+#[derive(Clone, Debug, Default)]
+pub struct Scenario {
+    pub names: Vec<String>,
+    pub crash_loop: bool,
+    pub unhealthy_targets: bool,
+    pub slow_start: bool,
+    pub migration_fails: bool,
+    pub destructive_migration: bool,
+    pub image_missing: bool,
+    pub no_capacity: bool,
+    pub throttling: bool,
+    pub server_errors: bool,
+    pub github_flaky: bool,
+    pub frontend_fails_once: bool,
+    pub migration_no_start: bool,
+}
+
+impl Scenario {
+    pub fn parse(text: &str) -> Result<Scenario, String> {
+        let mut s = Scenario::default();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            s.names.push(name.to_string());
+            match name {
+                "healthy" => {}
+                "crash-loop" => s.crash_loop = true,
+                "unhealthy-targets" => s.unhealthy_targets = true,
+                "slow-start" => s.slow_start = true,
+                "migration-fails" => s.migration_fails = true,
+                "destructive-migration" => s.destructive_migration = true,
+                "image-missing" => s.image_missing = true,
+                "no-capacity" => s.no_capacity = true,
+                "throttling" => s.throttling = true,
+                "server-errors" => s.server_errors = true,
+                "github-flaky" => s.github_flaky = true,
+                "frontend-fails-once" => s.frontend_fails_once = true,
+                "migration-no-start" => s.migration_no_start = true,
+                other => {
+                    return Err(format!(
+                        "unknown scenario `{other}`; known: {}",
+                        SCENARIOS.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// Virtual time: real elapsed time multiplied by the speed-up, from the real start instant.
+#[derive(Clone, Debug)]
+pub struct Clock {
+    start: Instant,
+    start_unix_ms: i64,
+    speed: f64,
+}
+
+impl Clock {
+    pub fn new(speed: f64) -> Clock {
+        let start_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Clock {
+            start: Instant::now(),
+            start_unix_ms,
+            speed,
+        }
+    }
+    /// Virtual milliseconds since the epoch.
+    pub fn now(&self) -> i64 {
+        self.start_unix_ms + (self.start.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64
+    }
+    pub fn start_ms(&self) -> i64 {
+        self.start_unix_ms
+    }
+    /// The wall-clock instant (unix ms) at which virtual instant `v` happens.
+    pub fn wall_ms(&self, v: i64) -> u128 {
+        let real = self.start_unix_ms as f64 + (v - self.start_unix_ms) as f64 / self.speed;
+        real.max(0.0) as u128
+    }
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+}
+
+/// Seconds as a JSON number, as the JSON 1.1 services write timestamps.
+pub fn epoch(ms: i64) -> Value {
+    json!(ms as f64 / 1000.0)
+}
+
+pub fn iso8601(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    t.format(&f).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_combine_and_unknown_names_are_refused() {
+        let s = Scenario::parse("crash-loop, throttling").unwrap_or_default();
+        assert!(s.crash_loop && s.throttling && !s.github_flaky);
+        assert_eq!(s.names, ["crash-loop", "throttling"]);
+        let err = Scenario::parse("healthy,crashloop")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("unknown scenario `crashloop`"), "{err}");
+        for name in SCENARIOS {
+            assert!(Scenario::parse(name).is_ok(), "{name}");
+        }
+    }
+}
