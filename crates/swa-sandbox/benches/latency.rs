@@ -16,6 +16,8 @@ use swa_sandbox::{Options, Sandbox};
 
 const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/startupwebapp-tg/0123456789abcdef";
 
+/// A named call the benchmark repeats: it builds a fresh request each time.
+type Request = Box<dyn Fn() -> RequestBuilder>;
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
@@ -70,7 +72,7 @@ async fn latencies(sandbox: &Sandbox, n: usize) {
         .and_then(|a| a.rsplit_once('/'))
         .map(|(_, id)| id.to_string())
         .unwrap();
-    let calls: Vec<(&str, Box<dyn Fn() -> RequestBuilder>)> = vec![
+    let calls: Vec<(&str, Request)> = vec![
         ("ecs DescribeServices", {
             let (c, u) = (client.clone(), url.clone());
             Box::new(move || {
