@@ -273,10 +273,9 @@ fn entry_workflows_call_the_reusable_ones_with_inputs_they_declare() {
 fn the_readme_shows_the_entry_workflow_as_it_is() {
     let example =
         fs::read_to_string(root().join("examples/app/.github/workflows/deploy.yml")).unwrap();
-    let jobs = &example[example.find("jobs:\n").unwrap()..];
     let readme = fs::read_to_string(root().join("README.md")).unwrap();
     assert!(
-        readme.contains(jobs.trim_end()),
+        readme.contains(example.trim_end()),
         "README.md does not show examples/app/.github/workflows/deploy.yml's jobs as they are"
     );
 }
@@ -452,4 +451,208 @@ fn the_rollback_reason_is_shown_never_obeyed() {
 
         > bad release \| see &lt;b&gt;\#42&lt;/b&gt;<br>::add-mask::x<br>::set-output name=r::y \#\#\[error\]z
         "#);
+}
+
+/// Every third-party action the workflows pin, with the runtime its `action.yml` declares at
+/// that commit (read from the action's repository when a pin moves). GitHub's runners no longer
+/// have Node 20 (removed 2026-09-16): anything older than node24 fails here.
+const PINNED: &[(&str, &str, &str)] = &[
+    (
+        "actions/checkout",
+        "3d3c42e5aac5ba805825da76410c181273ba90b1", // v7.0.1
+        "node24",
+    ),
+    (
+        "aws-actions/configure-aws-credentials",
+        "e6de054238d6b7531b4efff3b6587d9aade6a06c", // v6.2.3
+        "node24",
+    ),
+    (
+        "Swatinem/rust-cache",
+        "6323deb102c322ba6fcbdcafc7e3dddab59af2b6", // v2.9.2
+        "node24",
+    ),
+    (
+        "taiki-e/install-action",
+        "37d0871ce760f1b574b572e72d1ddb6afe7c0585", // nextest
+        "composite",
+    ),
+];
+
+#[test]
+fn every_pinned_action_runs_on_a_current_runtime() {
+    for (action, _, runtime) in PINNED {
+        assert!(
+            ["node24", "composite", "docker"].contains(runtime),
+            "{action} runs on {runtime}, which GitHub's runners no longer have"
+        );
+    }
+    let mut problems = Vec::new();
+    for (file, workflow) in workflows() {
+        for job in workflow["jobs"].as_mapping().unwrap().values() {
+            for uses in steps(job).filter_map(|s| s["uses"].as_str()) {
+                let Some((action, sha)) = uses.split_once('@') else {
+                    continue;
+                };
+                if action.starts_with("org/swa-actions/") || action.starts_with("./") {
+                    continue;
+                }
+                if !PINNED.iter().any(|(a, s, _)| *a == action && *s == sha) {
+                    problems.push(format!(
+                        "{file}: `{uses}` is not in the table of pinned actions and their runtimes"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A workflow example from a README as a whole workflow actionlint can read: a full workflow as
+/// it is; `jobs:` under a trigger; a job's body or a list of steps inside a job.
+fn as_workflow(block: &str) -> String {
+    let indent = block
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let lines: Vec<&str> = block
+        .lines()
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect();
+    let text = lines.join("\n");
+    let indented = |n: usize| {
+        lines
+            .iter()
+            .map(|l| format!("{}{l}", " ".repeat(n)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // A fragment that reads `inputs.x` stands in a workflow_dispatch that declares them.
+    let mut inputs: Vec<&str> = text
+        .match_indices("inputs.")
+        .map(|(at, _)| {
+            let name = &text[at + "inputs.".len()..];
+            let end = name
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .unwrap_or(name.len());
+            &name[..end]
+        })
+        .collect();
+    inputs.sort_unstable();
+    inputs.dedup();
+    let on = if inputs.is_empty() {
+        "on: push\n".to_string()
+    } else {
+        let declared: String = inputs
+            .iter()
+            .map(|i| format!("      {i}:\n        type: string\n"))
+            .collect();
+        format!("on:\n  workflow_dispatch:\n    inputs:\n{declared}")
+    };
+    let first = lines
+        .iter()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .copied()
+        .unwrap_or("");
+    if ["name:", "on:", "run-name:"].iter().any(|k| first.starts_with(k)) {
+        text
+    } else if first.starts_with("jobs:") {
+        format!("{on}{text}\n")
+    } else if first.starts_with("- ") {
+        format!(
+            "{on}jobs:\n  example:\n    runs-on: ubuntu-latest\n    steps:\n{}\n",
+            indented(6)
+        )
+    } else {
+        let runs_on = if text.contains("runs-on:") {
+            ""
+        } else {
+            "    runs-on: ubuntu-latest\n"
+        };
+        format!("{on}jobs:\n  example:\n{runs_on}{}\n", indented(4))
+    }
+}
+
+/// The ```yaml blocks of a Markdown file.
+fn yaml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, l) if l.starts_with("```yaml") || l.starts_with("```yml") => {
+                current = Some(Vec::new())
+            }
+            (Some(block), l) if l.starts_with("```") => {
+                blocks.push(block.join("\n"));
+                current = None;
+            }
+            (Some(block), _) => block.push(line),
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+/// Every workflow example in the READMEs passes actionlint, which also flags actions on
+/// runtimes GitHub's runners no longer have.
+#[test]
+fn the_readmes_workflow_examples_pass_actionlint() {
+    let actionlint = root().join(".venv/bin/actionlint");
+    assert!(
+        actionlint.is_file(),
+        "{} is missing: run scripts/venv.sh",
+        actionlint.display()
+    );
+    let mut readmes = vec![root().join("README.md")];
+    for dir in ["actions", "crates"] {
+        for entry in fs::read_dir(root().join(dir)).unwrap() {
+            let readme = entry.unwrap().path().join("README.md");
+            if readme.is_file() {
+                readmes.push(readme);
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for readme in &readmes {
+        let markdown = fs::read_to_string(readme).unwrap();
+        for (n, block) in yaml_blocks(&markdown).iter().enumerate() {
+            if !block.contains("uses:") && !block.contains("run:") {
+                continue;
+            }
+            let name = readme
+                .strip_prefix(root())
+                .unwrap()
+                .to_string_lossy()
+                .replace('/', "_");
+            let file = dir.path().join(format!("{name}-{}.yml", n + 1));
+            fs::write(&file, as_workflow(block)).unwrap();
+            files.push(file);
+        }
+    }
+    assert!(files.len() >= 15, "only {} examples found", files.len());
+    let out = std::process::Command::new(&actionlint)
+        .arg("-no-color")
+        .args(&files)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "actionlint:\n{report}");
+}
+
+#[test]
+fn an_outdated_runtime_in_an_example_fails_actionlint() {
+    // The check above can fail: actionlint knows checkout@v2 runs on a removed runtime.
+    let actionlint = root().join(".venv/bin/actionlint");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("old.yml");
+    fs::write(&file, as_workflow("- uses: actions/checkout@v2\n")).unwrap();
+    let out = std::process::Command::new(&actionlint)
+        .arg("-no-color")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
 }
