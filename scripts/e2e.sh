@@ -5,12 +5,17 @@
 #   E2E_REUSE_IMAGE=1 scripts/e2e.sh ...        (use the image already built; E2E_CLOCK=60)
 #
 # 1. Docker engine (scripts/docker.sh), the image (scripts/build-image.sh), swa-sandbox (debug).
-# 2. healthy: deploy-production succeeds (migrate, update, wait, frontend, verify; no rollback),
-#    then rollback-production takes the backend back to the revision it replaced.
-# 3. crash-loop: deploy-production fails at wait-healthy, the log says why, and the deploy's
-#    rollback job takes the backend back to the revision it replaced.
-# 4. frontend: a frontend repository's workflow calls deploy-frontend.yml on repository_dispatch;
-#    sync-frontend uploads the site to the sandbox's S3, and a second run uploads nothing.
+# Each case runs a caller repository's entry workflow, exactly as examples/ holds it, which calls
+# org/swa-actions/.github/workflows/<workflow>.yml@v1 (served from this checkout), and asserts on
+# the sandbox's recorded calls as well as the log:
+# 2. healthy: examples/app deploy.yml on push deploys (check, test, migrate, update, wait,
+#    frontend, verify; one UpdateService, no rollback); then rollback.yml (workflow_dispatch)
+#    takes the backend back to the revision it replaced.
+# 3. crash-loop: the push deploy fails at wait-healthy, the log says why, and the rollback job
+#    takes the backend back; a caller passing `auto-rollback: false` gets no rollback job.
+# 4. frontend: examples/frontend deploy.yml on repository_dispatch uploads the site to the
+#    sandbox's S3, a second run uploads nothing, and a caller passing `delete: false` deletes
+#    nothing.
 # act runs the jobs on this machine (-P ubuntu-latest=-self-hosted) and each action in the local
 # image. With a self-hosted platform act 0.2.89 starts Docker actions on the default bridge
 # network whatever --network says, so they cannot reach 127.0.0.1: the sandbox listens on the
@@ -62,15 +67,28 @@ say "swa-sandbox"
 cargo build --quiet -p swa-sandbox
 sandbox_bin="${CARGO_TARGET_DIR:-$root/target}/debug/swa-sandbox"
 
-# A small repository for act: the workflows, and the actions act serves for org/swa-actions@v1.
-repo="$work/repo"
-mkdir -p "$repo/.github"
-cp -r .github/workflows "$repo/.github/"
-cp -r actions "$repo/actions"
-git -C "$repo" init --quiet -b master
-git -C "$repo" -c user.name=e2e -c user.email=e2e@localhost add -A
-git -C "$repo" -c user.name=e2e -c user.email=e2e@localhost commit --quiet -m "e2e"
-git -C "$repo" remote add origin https://github.com/org/startupwebapp.git
+# The tree act serves for org/swa-actions@v1 (--local-repository), laid out as release.yml
+# publishes it: every action at the root, the reusable workflows beside them.
+v1="$work/v1"
+mkdir -p "$v1/.github"
+cp -r actions/* "$v1/"
+cp -r .github/workflows "$v1/.github/"
+
+# A caller repository: the application's entry workflows exactly as examples/app holds them,
+# beside a stand-in for the application (its tests run as the workflow's default test command).
+# commit_fixture DIR: a git repository of DIR's files on branch main.
+commit_fixture() {
+  git -C "$1" init --quiet -b main
+  git -C "$1" -c user.name=e2e -c user.email=e2e@localhost add -A
+  git -C "$1" -c user.name=e2e -c user.email=e2e@localhost commit --quiet -m "fixture"
+  git -C "$1" remote add origin "https://github.com/org/$(basename "$1").git"
+}
+app="$work/startupwebapp"
+mkdir -p "$app"
+cp -r examples/app/.github "$app/"
+printf '# the application stand-in has no dependencies\n' >"$app/requirements.txt"
+printf 'import sys\nprint("Ran the application tests: OK", sys.argv[1:])\n' >"$app/manage.py"
+commit_fixture "$app"
 
 # configure-aws-credentials (skipped under act) still has to resolve: a local stand-in.
 stub="$work/stand-in"
@@ -84,7 +102,7 @@ runs:
     - run: echo "stand-in"
       shell: bash
 YML
-local_repos=(--local-repository "org/swa-actions@v1=$repo/actions")
+local_repos=(--local-repository "org/swa-actions@v1=$v1")
 for uses in $(grep -ho 'aws-actions/configure-aws-credentials@[0-9a-f]\{40\}' .github/workflows/*.yml | sort -u); do
   local_repos+=(--local-repository "$uses=$stub")
 done
@@ -118,10 +136,11 @@ start_sandbox() {
   echo "sandbox: scenario $1 at $AWS_ENDPOINT_URL" >&2
 }
 
-# run_act NAME WORKFLOW [act args...]: runs one workflow_dispatch; sets $act_rc and $act_log.
+# run_act NAME DIR EVENT WORKFLOW [act args...]: runs EVENT on the repository DIR as act runs it,
+# with the caller's variables and secret; sets $act_rc, $act_log and $act_seconds.
 run_act() {
-  local name=$1 workflow=$2
-  shift 2
+  local name=$1 dir=$2 event=$3 workflow=$4
+  shift 4
   act_log="$work/$name.log"
   local aws_env=()
   local var
@@ -129,18 +148,35 @@ run_act() {
   local t
   t=$(date +%s.%N)
   set +e
-  (cd "$repo" && "$act" workflow_dispatch \
+  (cd "$dir" && "$act" "$event" \
     -W ".github/workflows/$workflow" \
     -P ubuntu-latest=-self-hosted --pull=false --network host \
     "${local_repos[@]}" "${aws_env[@]}" \
-    --var FRONTEND_REPOSITORY=org/startupwebapp-frontend \
     --var IMAGE_REPOSITORY=123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp \
+    --var APP_URL="$APP_URL" \
+    --var FRONTEND_REPOSITORY=org/startupwebapp-frontend \
+    --var FRONTEND_API_URL="$GITHUB_API_URL" \
+    --var FRONTEND_BUCKET=startupwebapp-frontend \
     -s FRONTEND_DISPATCH_TOKEN="ghp_e2e$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
     "$@") >"$act_log" 2>&1
   act_rc=$?
   set -e
   act_seconds=$(since "$t")
   echo "act $name: exit $act_rc after ${act_seconds}s (log: $act_log)" >&2
+}
+
+# calls OPERATION: how many times the sandbox was asked OPERATION (its recorded calls).
+calls() {
+  curl -fsS "$sandbox_url/_sandbox/calls" | jq --arg op "$1" '[.[] | select(.operation == $op)] | length'
+}
+
+# push_image TAG: what the build job pushes on GitHub (skipped under act), done here: the
+# application's image under TAG in the sandbox's ECR (the manifest of release-4).
+push_image() {
+  local manifest
+  manifest=$("$root/.venv/bin/aws" --region "$AWS_REGION" ecr batch-get-image --repository-name startupwebapp --image-ids imageTag=release-4 \
+    --query 'images[0].imageManifest' --output text)
+  "$root/.venv/bin/aws" --region "$AWS_REGION" ecr put-image --repository-name startupwebapp --image-tag "$1" --image-manifest "$manifest" >/dev/null
 }
 
 # expect PATTERN WHAT: the act log matches an extended regex.
@@ -151,55 +187,72 @@ refuse() {
   if grep -Eq -- "$1" "$act_log"; then grep -E -- "$1" "$act_log" | head -5 >&2; fail "$2"; fi
 }
 
-deploy_inputs=(
-  --input image-tag=release-4
-  --input allow-destructive=true
-  --input frontend-ref=4f1c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e
-  --input test-command="python3 -c 'print(\"backend tests: run in the application repository\")'"
-)
+# The push of a commit to main: the caller's deploy.yml starts deploy-production.yml@v1.
+deploy_on_push() { # deploy_on_push NAME
+  push_image "$(git -C "$app" rev-parse HEAD)"
+  run_act "$1" "$app" push deploy.yml
+}
 
 healthy() {
-  say "healthy: deploy-production"
+  say "healthy: the application's deploy.yml on push"
   start_sandbox healthy
-  run_act deploy-healthy deploy-production.yml "${deploy_inputs[@]}" \
-    --input app-url="$APP_URL" --input frontend-api-url="$GITHUB_API_URL"
+  deploy_on_push deploy-healthy
   [ "$act_rc" -eq 0 ] || { tail -n 80 "$act_log" >&2; fail "the healthy deploy failed"; }
   local job
-  for job in test migrate deploy-backend deploy-frontend verify; do
-    expect "\[Deploy production/$job *\] .*Job succeeded" "job $job did not succeed"
+  for job in "Check the inputs" Test "Build the image" Migrate "Deploy the backend" "Deploy the frontend" Verify; do
+    expect "\[deploy/Deploy production/$job *\] .*Job succeeded" "job $job did not succeed"
   done
-  refuse "\[Deploy production/rollback *\]" "the healthy deploy rolled back"
+  refuse "\[deploy/Deploy production/Roll back *\]" "the healthy deploy rolled back"
+  expect "Ran the application tests: OK" "the application's tests did not run"
   expect "Success - Main Update the service" "update-service did not run"
   expect "Success - Main Wait until healthy" "wait-healthy did not run"
+  [ "$(calls UpdateService)" -eq 1 ] || fail "the healthy deploy updated the service $(calls UpdateService) times"
+  [ "$(calls dispatches)" -eq 1 ] || fail "the frontend was dispatched $(calls dispatches) times"
   deploy_seconds=$act_seconds
 
-  say "healthy: rollback-production"
-  run_act rollback rollback-production.yml --input revision=previous \
-    --input reason="e2e: roll back the release-4 deploy" \
-    --input app-url="$APP_URL" --input frontend-api-url="$GITHUB_API_URL"
+  say "healthy: the application's rollback.yml (workflow_dispatch)"
+  run_act rollback "$app" workflow_dispatch rollback.yml --input revision=previous \
+    --input reason="e2e: roll back the deploy"
   [ "$act_rc" -eq 0 ] || { tail -n 80 "$act_log" >&2; fail "the rollback failed"; }
   expect "Success - Main Roll the backend back" "the rollback's update-service did not run"
   expect "Rolled back by .*startupwebapp-service-task:4 -> .*startupwebapp-service-task:3 \(success\)" \
     "the rollback did not go from the deployed revision 4 back to revision 3"
+  [ "$(calls UpdateService)" -eq 2 ] || fail "the rollback did not update the service once"
   stop_sandbox
 }
 
 crash_loop() {
-  say "crash-loop: deploy-production"
+  say "crash-loop: the application's deploy.yml on push (auto-rollback on)"
   start_sandbox crash-loop
-  run_act deploy-crash-loop deploy-production.yml "${deploy_inputs[@]}" \
-    --input app-url="$APP_URL" --input frontend-api-url="$GITHUB_API_URL"
+  deploy_on_push deploy-crash-loop
   [ "$act_rc" -ne 0 ] || fail "the crash-loop deploy succeeded"
   expect "Failure - Main Wait until healthy" "the deploy did not fail at wait-healthy"
-  expect "\[Deploy production/deploy-backend *\] .*::error" "wait-healthy gave no ::error:: reason"
+  expect "\[deploy/Deploy production/Deploy the backend *\] .*::error" "wait-healthy gave no ::error:: reason"
   expect "::error title=Deployment rolled-back::.*rolled back to startupwebapp-service-task:3" \
     "wait-healthy did not say the service rolled back"
   expect "stopped \(EssentialContainerExited: .*startupwebapp exited 1" "the log does not show why the tasks stopped"
-  expect "\[Deploy production/deploy-backend *\] +\| +Traceback" "the log does not show the failed container's last lines"
-  refuse "\[Deploy production/verify *\] .*Success - Main Smoke test" "verify ran after a failed rollout"
-  expect "\[Deploy production/rollback *\] .*Job succeeded" "the deploy's rollback job did not succeed"
+  expect "\[deploy/Deploy production/Deploy the backend *\] +\| +Traceback" "the log does not show the failed container's last lines"
+  refuse "\[deploy/Deploy production/Verify *\] .*Success - Main Smoke test" "verify ran after a failed rollout"
+  expect "\[deploy/Deploy production/Roll back *\] .*Job succeeded" "the deploy's rollback job did not succeed"
   expect "Success - Main Wait until the rollback is healthy" "the rollback was not confirmed healthy"
+  [ "$(calls UpdateService)" -eq 2 ] || fail "the deploy and its rollback did not update the service once each"
   grep -E "::error" "$act_log" | head -3 | sed 's/^/  reason shown: /' >&2
+  stop_sandbox
+
+  say "crash-loop: a caller that passes auto-rollback: false, on push"
+  local caller="$work/no-rollback/startupwebapp"
+  mkdir -p "$caller"
+  cp -r "$app/.github" "$app/requirements.txt" "$app/manage.py" "$caller/"
+  sed -i 's|^      auto-rollback: .*|      auto-rollback: false|' "$caller/.github/workflows/deploy.yml"
+  grep -q '^      auto-rollback: false$' "$caller/.github/workflows/deploy.yml" || fail "the fixture has no auto-rollback line"
+  commit_fixture "$caller"
+  start_sandbox crash-loop
+  push_image "$(git -C "$caller" rev-parse HEAD)"
+  run_act deploy-no-rollback "$caller" push deploy.yml
+  [ "$act_rc" -ne 0 ] || fail "the crash-loop deploy succeeded"
+  expect "Failure - Main Wait until healthy" "the deploy did not fail at wait-healthy"
+  refuse "\[deploy/Deploy production/Roll back *\] .*Main" "a rollback job ran with auto-rollback: false"
+  [ "$(calls UpdateService)" -eq 1 ] || fail "with auto-rollback: false the service was updated $(calls UpdateService) times"
   stop_sandbox
 }
 
@@ -227,42 +280,24 @@ release_layout() {
   echo "published tree of $commit: $(find "$tree" -type f | wc -l) files" >&2
 }
 
-# The frontend's side: a frontend repository's workflow, as deploy-frontend.yml documents it,
-# calls the reusable workflow on repository_dispatch; it checks out the commit in the payload,
+# The frontend's side: the frontend repository's deploy.yml exactly as examples/frontend holds it
+# starts deploy-frontend.yml@v1 on repository_dispatch; it checks out the commit in the payload,
 # lints, tests, and sync-frontend uploads the site to the sandbox's S3. A second run uploads
-# nothing.
+# nothing. A caller that passes `delete: false` leaves an object the site no longer has.
 frontend() {
-  say "frontend: deploy-frontend (repository_dispatch)"
+  say "frontend: the frontend's deploy.yml on repository_dispatch"
   start_sandbox healthy
-  local fe="$work/frontend"
+  local fe="$work/startupwebapp-frontend"
   rm -rf "$fe"
-  mkdir -p "$fe/.github/workflows" "$fe/site/assets"
-  cp .github/workflows/deploy-frontend.yml "$fe/.github/workflows/"
+  mkdir -p "$fe/site/assets"
+  cp -r examples/frontend/.github "$fe/"
   printf '<!doctype html>\n<script src="assets/app.js"></script>\n' >"$fe/site/index.html"
   printf 'console.log("startupwebapp");\n' >"$fe/site/assets/app.js"
-  cat >"$fe/.github/workflows/frontend.yml" <<'YML'
-name: Deploy
-run-name: Deploy ${{ github.event.client_payload.correlation_id }}
-on:
-  repository_dispatch:
-    types: [deploy-production]
-permissions: {}
-jobs:
-  deploy:
-    uses: ./.github/workflows/deploy-frontend.yml
-    permissions:
-      contents: read
-      id-token: write
-    with:
-      bucket: startupwebapp-frontend
-      source: site
-      install-command: "true"
-      lint-command: test -f site/index.html
-      test-command: grep -q assets/app.js site/index.html
-YML
-  git -C "$fe" init --quiet -b master
-  git -C "$fe" -c user.name=e2e -c user.email=e2e@localhost add -A
-  git -C "$fe" -c user.name=e2e -c user.email=e2e@localhost commit --quiet -m "frontend"
+  # The frontend's own commands, as its variables would give them on GitHub: the example passes
+  # none, so the defaults (npm) are replaced here by ones this machine has.
+  sed -i 's|^      delete: .*|&\n      source: site\n      install-command: "true"\n      lint-command: test -f site/index.html\n      test-command: grep -q assets/app.js site/index.html|' \
+    "$fe/.github/workflows/deploy.yml"
+  commit_fixture "$fe"
   printf '{"action":"deploy-production","client_payload":{"correlation_id":"e2e-%s","frontend_ref":"%s"}}\n' \
     "$$" "$(git -C "$fe" rev-parse HEAD)" >"$work/frontend-event.json"
   # act serves actions/checkout from the working copy only when no `ref:` is given: here a local
@@ -283,23 +318,17 @@ inputs:
 runs:
   using: composite
   steps:
-    - run: git -C "$fe" archive "\$REF" | tar -x -C "\$GITHUB_WORKSPACE" && echo "checked out \$REF"
+    - run: git -C "\$FRONTEND_DIR" archive "\$REF" | tar -x -C "\$GITHUB_WORKSPACE" && echo "checked out \$REF"
       shell: bash
       env:
         REF: \${{ inputs.ref }}
+        FRONTEND_DIR: $fe
 YML
+  local callers_repos=("${local_repos[@]}")
+  local_repos+=(--local-repository "$checkout=$work/checkout")
   local n
   for n in 1 2; do
-    act_log="$work/frontend-$n.log"
-    local aws_env=() var
-    for var in $(compgen -e | grep -E '^AWS_'); do aws_env+=(--env "$var=${!var}"); done
-    set +e
-    (cd "$fe" && "$act" repository_dispatch -e "$work/frontend-event.json" \
-      -W .github/workflows/frontend.yml -P ubuntu-latest=-self-hosted --pull=false \
-      "${local_repos[@]}" --local-repository "$checkout=$work/checkout" "${aws_env[@]}") >"$act_log" 2>&1
-    act_rc=$?
-    set -e
-    echo "act deploy-frontend run $n: exit $act_rc (log: $act_log)" >&2
+    run_act "frontend-$n" "$fe" repository_dispatch deploy.yml -e "$work/frontend-event.json"
     [ "$act_rc" -eq 0 ] || { tail -n 60 "$act_log" >&2; fail "deploy-frontend run $n failed"; }
     expect "Success - Main Upload" "sync-frontend did not run"
   done
@@ -310,6 +339,22 @@ YML
   act_log="$work/frontend-2.log"
   expect "::set-output:: uploaded=0$" "the second run uploaded again"
   expect "::set-output:: skipped=2$" "the second run did not skip the 2 unchanged files"
+
+  say "frontend: a caller that passes delete: false"
+  git -C "$fe" rm --quiet site/assets/app.js
+  printf '<!doctype html>\n' >"$fe/site/index.html"
+  sed -i 's|^      delete: .*|      delete: false|; s|^      test-command: .*|      test-command: "true"|' "$fe/.github/workflows/deploy.yml"
+  git -C "$fe" -c user.name=e2e -c user.email=e2e@localhost commit --quiet -am "no app.js"
+  printf '{"action":"deploy-production","client_payload":{"correlation_id":"e2e-%s-3","frontend_ref":"%s"}}\n' \
+    "$$" "$(git -C "$fe" rev-parse HEAD)" >"$work/frontend-event.json"
+  local deletes_before
+  deletes_before=$(( $(calls DeleteObject) + $(calls DeleteObjects) ))
+  run_act frontend-keep "$fe" repository_dispatch deploy.yml -e "$work/frontend-event.json"
+  [ "$act_rc" -eq 0 ] || { tail -n 60 "$act_log" >&2; fail "deploy-frontend with delete: false failed"; }
+  expect "::set-output:: deleted=0$" "delete: false deleted objects"
+  [ $(( $(calls DeleteObject) + $(calls DeleteObjects) )) -eq "$deletes_before" ] \
+    || fail "with delete: false the sandbox's S3 was asked to delete"
+  local_repos=("${callers_repos[@]}")
   stop_sandbox
 }
 

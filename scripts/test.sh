@@ -28,7 +28,8 @@ for part in "${parts[@]}"; do
       cargo clippy --workspace --all-targets --locked -- -D warnings
       step "workflow lint: actionlint, zizmor"
       actionlint
-      zizmor --offline --quiet .github/ actions/
+      actionlint examples/*/.github/workflows/*.yml
+      zizmor --offline --quiet --persona=auditor .github/ actions/ examples/
       ;;
     unit)
       step "tests"

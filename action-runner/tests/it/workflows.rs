@@ -124,7 +124,7 @@ fn workflows_follow_the_ci_rules() {
         }
         for (job_name, job) in workflow["jobs"].as_mapping().unwrap() {
             let job_name = job_name.as_str().unwrap();
-            if job["timeout-minutes"].as_u64().is_none() {
+            if job["uses"].is_null() && job["timeout-minutes"].as_u64().is_none() {
                 problems.push(format!("{file} {job_name}: no timeout-minutes"));
             }
             if job["permissions"].is_null() {
@@ -160,18 +160,171 @@ fn workflows_follow_the_ci_rules() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// The production deploy: reusable and runnable, no overlapping runs, OIDC, at most 20 minutes
-/// along its longest path, and an automatic rollback.
+/// The entry workflows users copy (examples/*/.github/workflows), by file name.
+fn entry_workflows() -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    for repo in ["app", "frontend"] {
+        let dir = root().join("examples").join(repo).join(".github/workflows");
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = format!("{repo}/{}", path.file_name().unwrap().to_str().unwrap());
+            found.push((name, yaml(&path)));
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+/// The workflows users call: started by `workflow_call` alone, deciding from their inputs alone.
+const REUSABLE: [&str; 3] = [
+    "deploy-production.yml",
+    "rollback-production.yml",
+    "deploy-frontend.yml",
+];
+
+/// The text of a workflow without its comments.
+fn code_of(file: &str) -> String {
+    fs::read_to_string(root().join(".github/workflows").join(file))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn reusable_workflows_decide_from_their_inputs_alone() {
+    let mut problems = Vec::new();
+    for file in REUSABLE {
+        let workflow = yaml(&root().join(".github/workflows").join(file));
+        let triggers: Vec<&str> = match &workflow["on"] {
+            Value::Mapping(m) => m.keys().map(|k| k.as_str().unwrap()).collect(),
+            other => vec![other.as_str().unwrap_or("?")],
+        };
+        if triggers != ["workflow_call"] {
+            problems.push(format!("{file}: started by {triggers:?}, not workflow_call alone"));
+        }
+        let code = code_of(file);
+        for context in ["vars.", "github.event_name", "github.event.", "inputs.image-tag ||"] {
+            if code.contains(context) {
+                problems.push(format!("{file}: reads `{context}`; its inputs must decide"));
+            }
+        }
+        // Every default is declared once: on the input, never again as `inputs.x || 'default'`.
+        for line in code.lines().filter(|l| l.contains("${{ inputs.") && l.contains("||")) {
+            problems.push(format!("{file}: a second default in `{}`", line.trim()));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every entry workflow calls one of our reusable workflows at v1 with inputs it declares, every
+/// required input and every required secret.
+#[test]
+fn entry_workflows_call_the_reusable_ones_with_inputs_they_declare() {
+    let mut problems = Vec::new();
+    let mut calls = 0;
+    for (file, workflow) in entry_workflows() {
+        for (job_name, job) in workflow["jobs"].as_mapping().unwrap() {
+            let job_name = job_name.as_str().unwrap();
+            let Some(uses) = job["uses"].as_str() else {
+                problems.push(format!("{file} {job_name}: not a call of a reusable workflow"));
+                continue;
+            };
+            let Some(called) = uses
+                .strip_prefix("org/swa-actions/.github/workflows/")
+                .and_then(|rest| rest.strip_suffix("@v1"))
+            else {
+                problems.push(format!("{file} {job_name}: calls `{uses}`"));
+                continue;
+            };
+            calls += 1;
+            let reusable = yaml(&root().join(".github/workflows").join(called));
+            let call = &reusable["on"]["workflow_call"];
+            for (kind, given) in [("inputs", &job["with"]), ("secrets", &job["secrets"])] {
+                let declared = call[kind].as_mapping().cloned().unwrap_or_default();
+                let given = given.as_mapping().cloned().unwrap_or_default();
+                for key in given.keys() {
+                    if !declared.contains_key(key) {
+                        problems.push(format!(
+                            "{file} {job_name}: {called} declares no {kind} `{}`",
+                            key.as_str().unwrap()
+                        ));
+                    }
+                }
+                for (key, spec) in &declared {
+                    if spec["required"].as_bool() == Some(true) && !given.contains_key(key) {
+                        problems.push(format!(
+                            "{file} {job_name}: {called} needs {kind} `{}`",
+                            key.as_str().unwrap()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(calls, 3, "{problems:?}");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The README shows the application's entry workflow exactly as examples/ holds it (and as the
+/// end-to-end test runs it).
+#[test]
+fn the_readme_shows_the_entry_workflow_as_it_is() {
+    let example =
+        fs::read_to_string(root().join("examples/app/.github/workflows/deploy.yml")).unwrap();
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(example.trim_end()),
+        "README.md does not show examples/app/.github/workflows/deploy.yml's jobs as they are"
+    );
+}
+
+/// A step's time limit in minutes: its `timeout` input (run-migration runs up to two tasks of
+/// that length when it checks the migration plan first).
+fn step_minutes(step: &Value) -> f64 {
+    let Some(timeout) = step["with"]["timeout"].as_str() else {
+        return 0.0;
+    };
+    let limit = swa_gha::parse_duration(timeout)
+        .unwrap_or_else(|e| panic!("timeout `{timeout}`: {e}"))
+        .as_secs_f64()
+        / 60.0;
+    let uses = step["uses"].as_str().unwrap_or_default();
+    let guarded = step["with"]["destructive-guard"].as_bool() == Some(true);
+    if uses.starts_with("org/swa-actions/run-migration@") && guarded {
+        2.0 * limit
+    } else {
+        limit
+    }
+}
+
+#[test]
+fn every_job_outlasts_its_steps_time_limits() {
+    let mut problems = Vec::new();
+    for (file, workflow) in workflows() {
+        for (job_name, job) in workflow["jobs"].as_mapping().unwrap() {
+            let Some(job_minutes) = job["timeout-minutes"].as_u64() else {
+                continue;
+            };
+            let steps: f64 = steps(job).map(step_minutes).sum();
+            if steps >= job_minutes as f64 {
+                problems.push(format!(
+                    "{file} {}: steps may take {steps} minutes, the job has {job_minutes}",
+                    job_name.as_str().unwrap()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The production deploy: no overlapping runs, OIDC, the jobs that change production in the
+/// environment given, at most 20 minutes along its longest path, and an automatic rollback that
+/// only `auto-rollback` decides.
 #[test]
 fn the_production_deploy_fits_20_minutes_and_rolls_back() {
     let workflow = yaml(&root().join(".github/workflows/deploy-production.yml"));
-    let on = &workflow["on"];
-    for trigger in ["push", "workflow_dispatch", "workflow_call"] {
-        assert!(
-            !on[trigger].is_null(),
-            "deploy-production: no `{trigger}` trigger"
-        );
-    }
     assert_eq!(
         workflow["concurrency"]["cancel-in-progress"].as_bool(),
         Some(false)
@@ -207,6 +360,7 @@ fn the_production_deploy_fits_20_minutes_and_rolls_back() {
         "the deploy's longest path of jobs may take {path} minutes"
     );
     for job in [
+        "check",
         "test",
         "build",
         "migrate",
@@ -225,6 +379,19 @@ fn the_production_deploy_fits_20_minutes_and_rolls_back() {
             "{job} gets AWS credentials through OIDC"
         );
     }
+    for job in ["migrate", "deploy-backend", "rollback"] {
+        let environment = &jobs[&Value::from(job)]["environment"];
+        assert_eq!(
+            environment["name"].as_str(),
+            Some("${{ inputs.environment }}"),
+            "{job} runs in the environment given"
+        );
+        assert_eq!(
+            environment["url"].as_str(),
+            Some("${{ inputs.app-url }}"),
+            "{job} shows the application's URL"
+        );
+    }
     let text = fs::read_to_string(root().join(".github/workflows/deploy-production.yml")).unwrap();
     assert!(
         !text.contains("aws-access-key-id"),
@@ -234,7 +401,7 @@ fn the_production_deploy_fits_20_minutes_and_rolls_back() {
     let condition = rollback["if"].as_str().unwrap();
     assert!(condition.contains("needs.deploy-backend.result == 'failure'"));
     assert!(condition.contains("needs.verify.result == 'failure'"));
-    assert!(condition.contains("inputs.auto-rollback"));
+    assert!(condition.trim_end().ends_with("&& inputs.auto-rollback }}"), "{condition}");
 }
 
 /// rollback-production's summary step, run by bash as the runner runs it, with a reason that
@@ -284,4 +451,208 @@ fn the_rollback_reason_is_shown_never_obeyed() {
 
         > bad release \| see &lt;b&gt;\#42&lt;/b&gt;<br>::add-mask::x<br>::set-output name=r::y \#\#\[error\]z
         "#);
+}
+
+/// Every third-party action the workflows pin, with the runtime its `action.yml` declares at
+/// that commit (read from the action's repository when a pin moves). GitHub's runners no longer
+/// have Node 20 (removed 2026-09-16): anything older than node24 fails here.
+const PINNED: &[(&str, &str, &str)] = &[
+    (
+        "actions/checkout",
+        "3d3c42e5aac5ba805825da76410c181273ba90b1", // v7.0.1
+        "node24",
+    ),
+    (
+        "aws-actions/configure-aws-credentials",
+        "e6de054238d6b7531b4efff3b6587d9aade6a06c", // v6.2.3
+        "node24",
+    ),
+    (
+        "Swatinem/rust-cache",
+        "6323deb102c322ba6fcbdcafc7e3dddab59af2b6", // v2.9.2
+        "node24",
+    ),
+    (
+        "taiki-e/install-action",
+        "37d0871ce760f1b574b572e72d1ddb6afe7c0585", // nextest
+        "composite",
+    ),
+];
+
+#[test]
+fn every_pinned_action_runs_on_a_current_runtime() {
+    for (action, _, runtime) in PINNED {
+        assert!(
+            ["node24", "composite", "docker"].contains(runtime),
+            "{action} runs on {runtime}, which GitHub's runners no longer have"
+        );
+    }
+    let mut problems = Vec::new();
+    for (file, workflow) in workflows() {
+        for job in workflow["jobs"].as_mapping().unwrap().values() {
+            for uses in steps(job).filter_map(|s| s["uses"].as_str()) {
+                let Some((action, sha)) = uses.split_once('@') else {
+                    continue;
+                };
+                if action.starts_with("org/swa-actions/") || action.starts_with("./") {
+                    continue;
+                }
+                if !PINNED.iter().any(|(a, s, _)| *a == action && *s == sha) {
+                    problems.push(format!(
+                        "{file}: `{uses}` is not in the table of pinned actions and their runtimes"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A workflow example from a README as a whole workflow actionlint can read: a full workflow as
+/// it is; `jobs:` under a trigger; a job's body or a list of steps inside a job.
+fn as_workflow(block: &str) -> String {
+    let indent = block
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let lines: Vec<&str> = block
+        .lines()
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect();
+    let text = lines.join("\n");
+    let indented = |n: usize| {
+        lines
+            .iter()
+            .map(|l| format!("{}{l}", " ".repeat(n)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // A fragment that reads `inputs.x` stands in a workflow_dispatch that declares them.
+    let mut inputs: Vec<&str> = text
+        .match_indices("inputs.")
+        .map(|(at, _)| {
+            let name = &text[at + "inputs.".len()..];
+            let end = name
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .unwrap_or(name.len());
+            &name[..end]
+        })
+        .collect();
+    inputs.sort_unstable();
+    inputs.dedup();
+    let on = if inputs.is_empty() {
+        "on: push\n".to_string()
+    } else {
+        let declared: String = inputs
+            .iter()
+            .map(|i| format!("      {i}:\n        type: string\n"))
+            .collect();
+        format!("on:\n  workflow_dispatch:\n    inputs:\n{declared}")
+    };
+    let first = lines
+        .iter()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .copied()
+        .unwrap_or("");
+    if ["name:", "on:", "run-name:"].iter().any(|k| first.starts_with(k)) {
+        text
+    } else if first.starts_with("jobs:") {
+        format!("{on}{text}\n")
+    } else if first.starts_with("- ") {
+        format!(
+            "{on}jobs:\n  example:\n    runs-on: ubuntu-latest\n    steps:\n{}\n",
+            indented(6)
+        )
+    } else {
+        let runs_on = if text.contains("runs-on:") {
+            ""
+        } else {
+            "    runs-on: ubuntu-latest\n"
+        };
+        format!("{on}jobs:\n  example:\n{runs_on}{}\n", indented(4))
+    }
+}
+
+/// The ```yaml blocks of a Markdown file.
+fn yaml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, l) if l.starts_with("```yaml") || l.starts_with("```yml") => {
+                current = Some(Vec::new())
+            }
+            (Some(block), l) if l.starts_with("```") => {
+                blocks.push(block.join("\n"));
+                current = None;
+            }
+            (Some(block), _) => block.push(line),
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+/// Every workflow example in the READMEs passes actionlint, which also flags actions on
+/// runtimes GitHub's runners no longer have.
+#[test]
+fn the_readmes_workflow_examples_pass_actionlint() {
+    let actionlint = root().join(".venv/bin/actionlint");
+    assert!(
+        actionlint.is_file(),
+        "{} is missing: run scripts/venv.sh",
+        actionlint.display()
+    );
+    let mut readmes = vec![root().join("README.md")];
+    for dir in ["actions", "crates"] {
+        for entry in fs::read_dir(root().join(dir)).unwrap() {
+            let readme = entry.unwrap().path().join("README.md");
+            if readme.is_file() {
+                readmes.push(readme);
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for readme in &readmes {
+        let markdown = fs::read_to_string(readme).unwrap();
+        for (n, block) in yaml_blocks(&markdown).iter().enumerate() {
+            if !block.contains("uses:") && !block.contains("run:") {
+                continue;
+            }
+            let name = readme
+                .strip_prefix(root())
+                .unwrap()
+                .to_string_lossy()
+                .replace('/', "_");
+            let file = dir.path().join(format!("{name}-{}.yml", n + 1));
+            fs::write(&file, as_workflow(block)).unwrap();
+            files.push(file);
+        }
+    }
+    assert!(files.len() >= 15, "only {} examples found", files.len());
+    let out = std::process::Command::new(&actionlint)
+        .arg("-no-color")
+        .args(&files)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "actionlint:\n{report}");
+}
+
+#[test]
+fn an_outdated_runtime_in_an_example_fails_actionlint() {
+    // The check above can fail: actionlint knows checkout@v2 runs on a removed runtime.
+    let actionlint = root().join(".venv/bin/actionlint");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("old.yml");
+    fs::write(&file, as_workflow("- uses: actions/checkout@v2\n")).unwrap();
+    let out = std::process::Command::new(&actionlint)
+        .arg("-no-color")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
 }
