@@ -19,9 +19,9 @@
 # act runs the jobs on this machine (-P ubuntu-latest=-self-hosted) and each action in the local
 # image. With a self-hosted platform act 0.2.89 starts Docker actions on the default bridge
 # network whatever --network says, so they cannot reach 127.0.0.1: the sandbox listens on the
-# bridge's gateway address (172.17.0.1, `swa-sandbox serve --bind`) instead. `uses:
-# org/swa-actions/<action>@v1` resolves to this checkout's actions/ (--local-repository), exactly
-# the tree release.yml publishes. Steps that need github.com (OIDC credentials, the image build and
+# bridge's gateway address (172.17.0.1, `swa-sandbox serve --bind`) instead.
+# `org/swa-actions/...@v1` (actions and reusable workflows) resolves to a tree made from this
+# checkout (--local-repository), laid out as release.yml publishes it. Steps that need github.com (OIDC credentials, the image build and
 # push) are skipped under act; configure-aws-credentials is replaced by a local stand-in so that
 # act need not fetch it. Logs: .tmp/e2e/.
 set -euo pipefail
@@ -165,9 +165,9 @@ run_act() {
   echo "act $name: exit $act_rc after ${act_seconds}s (log: $act_log)" >&2
 }
 
-# calls OPERATION: how many times the sandbox was asked OPERATION (its recorded calls).
+# calls OPERATION: how many times the sandbox was asked OPERATION (its recorded calls, compact JSON).
 calls() {
-  curl -fsS "$sandbox_url/_sandbox/calls" | jq --arg op "$1" '[.[] | select(.operation == $op)] | length'
+  curl -fsS "${AWS_ENDPOINT_URL%/}/_sandbox/calls" | grep -o "\"operation\":\"$1\"" | wc -l
 }
 
 # push_image TAG: what the build job pushes on GitHub (skipped under act), done here: the
