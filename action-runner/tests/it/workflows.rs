@@ -202,16 +202,26 @@ fn reusable_workflows_decide_from_their_inputs_alone() {
             other => vec![other.as_str().unwrap_or("?")],
         };
         if triggers != ["workflow_call"] {
-            problems.push(format!("{file}: started by {triggers:?}, not workflow_call alone"));
+            problems.push(format!(
+                "{file}: started by {triggers:?}, not workflow_call alone"
+            ));
         }
         let code = code_of(file);
-        for context in ["vars.", "github.event_name", "github.event.", "inputs.image-tag ||"] {
+        for context in [
+            "vars.",
+            "github.event_name",
+            "github.event.",
+            "inputs.image-tag ||",
+        ] {
             if code.contains(context) {
                 problems.push(format!("{file}: reads `{context}`; its inputs must decide"));
             }
         }
         // Every default is declared once: on the input, never again as `inputs.x || 'default'`.
-        for line in code.lines().filter(|l| l.contains("${{ inputs.") && l.contains("||")) {
+        for line in code
+            .lines()
+            .filter(|l| l.contains("${{ inputs.") && l.contains("||"))
+        {
             problems.push(format!("{file}: a second default in `{}`", line.trim()));
         }
     }
@@ -228,7 +238,9 @@ fn entry_workflows_call_the_reusable_ones_with_inputs_they_declare() {
         for (job_name, job) in workflow["jobs"].as_mapping().unwrap() {
             let job_name = job_name.as_str().unwrap();
             let Some(uses) = job["uses"].as_str() else {
-                problems.push(format!("{file} {job_name}: not a call of a reusable workflow"));
+                problems.push(format!(
+                    "{file} {job_name}: not a call of a reusable workflow"
+                ));
                 continue;
             };
             let Some(called) = uses
@@ -401,7 +413,10 @@ fn the_production_deploy_fits_20_minutes_and_rolls_back() {
     let condition = rollback["if"].as_str().unwrap();
     assert!(condition.contains("needs.deploy-backend.result == 'failure'"));
     assert!(condition.contains("needs.verify.result == 'failure'"));
-    assert!(condition.trim_end().ends_with("&& inputs.auto-rollback }}"), "{condition}");
+    assert!(
+        condition.trim_end().ends_with("&& inputs.auto-rollback }}"),
+        "{condition}"
+    );
 }
 
 /// rollback-production's summary step, run by bash as the runner runs it, with a reason that
@@ -556,7 +571,10 @@ fn as_workflow(block: &str) -> String {
         .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .copied()
         .unwrap_or("");
-    if ["name:", "on:", "run-name:"].iter().any(|k| first.starts_with(k)) {
+    if ["name:", "on:", "run-name:"]
+        .iter()
+        .any(|k| first.starts_with(k))
+    {
         text
     } else if first.starts_with("jobs:") {
         format!("{on}{text}\n")
