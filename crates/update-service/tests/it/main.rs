@@ -177,7 +177,7 @@ fn bad_inputs_exit_2_naming_the_input_and_change_nothing() {
         ),
         (
             &[("revision", "startupwebapp-service-task:9")],
-            "input `revision` names `startupwebapp-service-task:9`, which does not exist",
+            "input `revision` names task definition `startupwebapp-service-task:9`, which does not exist",
         ),
         (&[("revision", "latest")], "input `revision` is `latest`"),
         (
