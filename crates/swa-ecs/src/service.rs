@@ -249,6 +249,22 @@ mod tests {
             "DescribeServices web failed: ServerException: Service unavailable"
         );
 
+        let refused = mock!(ecs::Client::describe_services).then_error(|| {
+            DescribeServicesError::InvalidParameterException(
+                ecs::types::error::InvalidParameterException::builder()
+                    .message("Invalid service name")
+                    .build(),
+            )
+        });
+        let client = swa_testing::mock_client!(ecs, [&refused]);
+        let err = describe_service(&client, "c", "arn:aws:ecs:bad")
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "input `service` names `arn:aws:ecs:bad`, which ECS refuses to describe: InvalidParameterException: Invalid service name"
+        );
+
         let no_revision = mock!(ecs::Client::describe_task_definition).then_error(|| {
             DescribeTaskDefinitionError::ClientException(
                 ClientException::builder()

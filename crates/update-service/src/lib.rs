@@ -171,13 +171,11 @@ async fn deploy(args: &Args, gha: &Gha, clients: &Clients, plan: Plan) -> Result
     gha.set_output("image", &image)?;
 
     let summary = Report {
-        service: &args.service,
-        cluster: &args.cluster,
+        args,
         current_arn: &current_arn,
         target_arn: &target_arn,
         image: &image,
         deployment_id: &deployment_id,
-        dry_run: args.dry_run,
         deploy,
         diff: &diff,
     };

@@ -5,16 +5,16 @@ use aws_sdk_ecs as ecs;
 use swa_ecs::revision_label;
 use swa_gha::md;
 
+use crate::Args;
+
 /// What the summary shows.
 pub(crate) struct Report<'a> {
-    pub service: &'a str,
-    pub cluster: &'a str,
+    pub args: &'a Args,
     pub current_arn: &'a str,
     /// Empty in a dry run that would register a new revision.
     pub target_arn: &'a str,
     pub image: &'a str,
     pub deployment_id: &'a str,
-    pub dry_run: bool,
     /// Whether the service is (or would be) updated.
     pub deploy: bool,
     pub diff: &'a str,
@@ -24,8 +24,8 @@ impl Report<'_> {
     pub(crate) fn markdown(&self) -> String {
         let mut summary = format!(
             "### update-service: {}\n\n| | |\n|---|---|\n| Cluster | {} |\n| Previous revision | {} |\n| New revision | {} |\n| Image | {} |\n| Deployment | {} |\n",
-            md::text(self.service),
-            md::code(self.cluster),
+            md::text(&self.args.service),
+            md::code(&self.args.cluster),
             md::code(revision_label(self.current_arn)),
             if self.target_arn.is_empty() {
                 "(not registered: dry run)".to_string()
@@ -33,7 +33,7 @@ impl Report<'_> {
                 md::code(revision_label(self.target_arn))
             },
             md::code(self.image),
-            if self.dry_run {
+            if self.args.dry_run {
                 "none (dry run)".to_string()
             } else if self.deploy {
                 md::code(self.deployment_id)
