@@ -3,7 +3,7 @@
 //! the chosen task definition is registered with the image (pinned to its ECR digest), unless
 //! that revision already names it.
 
-use swa_ecs::{ImageRef, Registration};
+use swa_ecs::{EcsError, ImageRef, Registration};
 use swa_gha::{ActionError, Gha};
 
 use crate::Clients;
@@ -18,25 +18,7 @@ pub async fn apply(
     target: &mut Target,
     image: &ImageRef,
 ) -> Result<(), ActionError> {
-    let uri = match image.ecr() {
-        Some(repo) => {
-            let digest = swa_ecs::resolve_digest(&clients.ecr, &repo, image)
-                .await
-                .map_err(|e| ActionError::input("image", e))?;
-            if image.digest.is_none() {
-                gha.info(format!("{image} is {digest}"));
-            }
-            image.pinned(&digest)
-        }
-        None => {
-            if image.digest.is_none() {
-                gha.warning(format!(
-                    "{image} is not in ECR: it is registered by tag, not pinned to a digest"
-                ));
-            }
-            image.to_string()
-        }
-    };
+    let uri = swa_ecs::pin_image(gha, &clients.ecr, image, true).await?;
     let mut registration = Registration::from_described(&target.definition, &target.tags);
     let current = registration
         .images()
@@ -56,15 +38,10 @@ pub async fn apply(
         .request(&clients.ecs)
         .send()
         .await
-        .map_err(|e| {
-            ActionError::failed(format!(
-                "RegisterTaskDefinition failed: {}",
-                swa_aws::error_text(&e)
-            ))
-        })?;
+        .map_err(|e| EcsError::call("RegisterTaskDefinition", "", swa_aws::error_text(&e)))?;
     let definition = registered
         .task_definition
-        .ok_or_else(|| ActionError::failed("RegisterTaskDefinition returned no task definition"))?;
+        .ok_or_else(|| EcsError::empty("RegisterTaskDefinition", "", "task definition"))?;
     let arn = definition
         .task_definition_arn()
         .unwrap_or_default()

@@ -57,7 +57,7 @@ pub struct Args {
     /// ENABLED or DISABLED; overrides the service's.
     #[arg(long)]
     pub assign_public_ip: Option<String>,
-    /// The container that runs the command (default: the only or first essential container).
+    /// The container that runs the command (default: the only, or the only essential, container).
     #[arg(long)]
     pub container_name: Option<String>,
     /// The command: shell words or a JSON array of strings.

@@ -6,6 +6,7 @@ use ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, Compatibility, LaunchType,
     NetworkConfiguration, NetworkMode, TaskDefinition,
 };
+use swa_ecs::EcsError;
 use swa_gha::ActionError;
 
 /// The network inputs, checked before any call.
@@ -104,34 +105,7 @@ pub async fn resolve(
             ));
         }
     };
-    let described = client
-        .describe_task_definition()
-        .task_definition(&reference)
-        .include(ecs::types::TaskDefinitionField::Tags)
-        .send()
-        .await
-        .map_err(|e| {
-            let text = swa_aws::error_text(&e);
-            let client_error = e
-                .as_service_error()
-                .is_some_and(|e| e.is_client_exception() || e.is_invalid_parameter_exception());
-            if client_error {
-                ActionError::input(
-                    input,
-                    format!(
-                        "names task definition `{reference}`, which cannot be described: {text}"
-                    ),
-                )
-            } else {
-                ActionError::failed(format!("DescribeTaskDefinition {reference}: {text}"))
-            }
-        })?;
-    let tags = described.tags.unwrap_or_default();
-    let definition = described.task_definition.ok_or_else(|| {
-        ActionError::failed(format!(
-            "DescribeTaskDefinition {reference} returned no task definition"
-        ))
-    })?;
+    let (definition, tags) = swa_ecs::describe_task_definition(client, &reference, input).await?;
     let definition_arn = definition
         .task_definition_arn()
         .unwrap_or(&reference)
@@ -140,7 +114,8 @@ pub async fn resolve(
         (Some(f), r) if r > 0 => format!("{f}:{r}"),
         _ => reference.clone(),
     };
-    let container = choose_container(&definition, container)?;
+    let container = swa_ecs::choose_container(&definition, container)
+        .map_err(|e| EcsError::container(container, e))?;
 
     let mut launch_type = None;
     let mut capacity = Vec::new();
@@ -221,45 +196,7 @@ async fn describe_service(
     cluster: &str,
     service: &str,
 ) -> Result<FromService, ActionError> {
-    let out = client
-        .describe_services()
-        .cluster(cluster)
-        .services(service)
-        .send()
-        .await
-        .map_err(|e| {
-            let text = swa_aws::error_text(&e);
-            match e.as_service_error() {
-                Some(se) if se.is_cluster_not_found_exception() => ActionError::input(
-                    "cluster",
-                    format!("names `{cluster}`, which does not exist: {text}"),
-                ),
-                Some(se) if se.is_client_exception() || se.is_invalid_parameter_exception() => {
-                    ActionError::input(
-                        "service",
-                        format!("`{service}` cannot be described: {text}"),
-                    )
-                }
-                _ => ActionError::failed(format!("DescribeServices {service}: {text}")),
-            }
-        })?;
-    let found = out
-        .services()
-        .iter()
-        .find(|s| s.status() != Some("INACTIVE"));
-    let Some(found) = found else {
-        let reason = out
-            .failures()
-            .first()
-            .and_then(|f| f.reason())
-            .unwrap_or("INACTIVE");
-        return Err(ActionError::input(
-            "service",
-            format!(
-                "names `{service}`, which is not an active service in cluster `{cluster}` ({reason})"
-            ),
-        ));
-    };
+    let found = swa_ecs::describe_service(client, cluster, service).await?;
     let task_definition = found.task_definition().map(String::from).ok_or_else(|| {
         ActionError::input("service", format!("`{service}` has no task definition"))
     })?;
@@ -275,44 +212,9 @@ async fn describe_service(
     })
 }
 
-/// The named container, or else the only container, or else the first essential one.
-pub fn choose_container(
-    definition: &TaskDefinition,
-    name: Option<&str>,
-) -> Result<String, ActionError> {
-    let containers = definition.container_definitions();
-    let names: Vec<&str> = containers.iter().filter_map(|c| c.name()).collect();
-    if let Some(name) = name {
-        return if names.contains(&name) {
-            Ok(name.to_string())
-        } else {
-            Err(ActionError::input(
-                "container-name",
-                format!(
-                    "names `{name}`, which is not a container of the task definition (containers: {})",
-                    names.join(", ")
-                ),
-            ))
-        };
-    }
-    containers
-        .iter()
-        .find(|c| c.essential() != Some(false))
-        .or_else(|| containers.first())
-        .and_then(|c| c.name())
-        .map(String::from)
-        .ok_or_else(|| {
-            ActionError::input(
-                "task-definition",
-                "names a task definition without containers",
-            )
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ecs::types::ContainerDefinition;
 
     #[test]
     fn ids_are_split_and_checked() {
@@ -342,31 +244,5 @@ mod tests {
             Some(AssignPublicIp::Disabled)
         );
         assert!(parse_assign_public_ip("yes").is_err());
-    }
-
-    #[test]
-    fn the_default_container_is_the_first_essential_one() {
-        let def = TaskDefinition::builder()
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("log-router")
-                    .essential(false)
-                    .build(),
-            )
-            .container_definitions(ContainerDefinition::builder().name("migration").build())
-            .build();
-        assert_eq!(
-            choose_container(&def, None).ok().as_deref(),
-            Some("migration")
-        );
-        assert_eq!(
-            choose_container(&def, Some("log-router")).ok().as_deref(),
-            Some("log-router")
-        );
-        let e = choose_container(&def, Some("web")).expect_err("an error");
-        assert!(
-            e.to_string().contains("containers: log-router, migration"),
-            "{e}"
-        );
     }
 }

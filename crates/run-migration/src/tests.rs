@@ -1028,7 +1028,7 @@ async fn bad_input_exits_2_before_any_task_starts() {
     )
     .await;
     let e = out.result.expect_err("bad input");
-    assert_eq!(e.kind(), ExitKind::BadInput);
+    assert_eq!(e.kind(), ExitKind::BadInput, "{e}");
     assert!(
         e.to_string()
             .starts_with("input `task-definition` names task definition `nope`"),
@@ -1088,11 +1088,7 @@ async fn bad_input_exits_2_before_any_task_starts() {
     .await;
     let e = out.result.expect_err("bad input");
     assert_eq!(e.kind(), ExitKind::BadInput);
-    assert!(
-        e.to_string()
-            .contains("not an active service in cluster `startupwebapp-cluster` (MISSING)"),
-        "{e}"
-    );
+    insta::assert_snapshot!(e.to_string(), @"input `service` names `nope`, which is not an active service of cluster `startupwebapp-cluster` (MISSING)");
 
     assert!(runs.lock().expect("lock").is_empty());
 }

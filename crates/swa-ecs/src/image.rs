@@ -6,6 +6,9 @@ use std::fmt;
 
 use aws_sdk_ecr as ecr;
 use swa_aws::error_text;
+use swa_gha::{Foreign, Gha};
+
+use crate::EcsError;
 
 /// `registry/name:tag` or `registry/name@sha256:…` (or both).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,13 +161,34 @@ fn is_path_component(part: &str) -> bool {
     !previous_separator
 }
 
+/// Why the digest of an image could not be read from ECR.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    #[error(
+        "`{image}` is not in ECR repository `{repository}` (deleted by a lifecycle policy, or never pushed)"
+    )]
+    NotFound { image: String, repository: String },
+    #[error(
+        "`{image}` names ECR repository `{repository}`, which does not exist in account {account} ({region})"
+    )]
+    NoRepository {
+        image: String,
+        repository: String,
+        account: String,
+        region: String,
+    },
+    /// ECR did not answer (a timeout, throttling, a refused permission): not the image's fault.
+    #[error("`{image}` could not be looked up in ECR: {}", Foreign(reason))]
+    Lookup { image: String, reason: String },
+}
+
 /// Looks `image` up in ECR with DescribeImages (in the repository's own region): its digest,
 /// or why it is not there, in words that name the image.
 pub async fn resolve_digest(
     client: &ecr::Client,
     repo: &EcrRepo,
     image: &ImageRef,
-) -> Result<String, String> {
+) -> Result<String, DigestError> {
     let mut client = client.clone();
     let region = client.config().region().map(|r| r.as_ref().to_string());
     if region.as_deref() != Some(repo.region.as_str()) {
@@ -179,6 +203,10 @@ pub async fn resolve_digest(
         .set_image_tag(image.tag.clone())
         .set_image_digest(image.digest.clone())
         .build();
+    let not_found = || DigestError::NotFound {
+        image: image.to_string(),
+        repository: repo.repository.clone(),
+    };
     let out = client
         .describe_images()
         .registry_id(&repo.account)
@@ -189,24 +217,60 @@ pub async fn resolve_digest(
         .map_err(|e| {
             let service_error = e.as_service_error();
             if service_error.is_some_and(|s| s.is_image_not_found_exception()) {
-                format!(
-                    "`{image}` is not in ECR repository `{}` (deleted by a lifecycle policy, or never pushed)",
-                    repo.repository
-                )
+                not_found()
             } else if service_error.is_some_and(|s| s.is_repository_not_found_exception()) {
-                format!(
-                    "`{image}` names ECR repository `{}`, which does not exist in account {} ({})",
-                    repo.repository, repo.account, repo.region
-                )
+                DigestError::NoRepository {
+                    image: image.to_string(),
+                    repository: repo.repository.clone(),
+                    account: repo.account.clone(),
+                    region: repo.region.clone(),
+                }
             } else {
-                format!("`{image}` could not be looked up in ECR: {}", error_text(&e))
+                DigestError::Lookup {
+                    image: image.to_string(),
+                    reason: error_text(&e),
+                }
             }
         })?;
     out.image_details()
         .iter()
         .find_map(|d| d.image_digest())
         .map(String::from)
-        .ok_or_else(|| format!("`{image}` is not in ECR repository `{}`", repo.repository))
+        .ok_or_else(not_found)
+}
+
+/// The image URI to register for the `image` input: pinned to the digest its tag names in ECR
+/// (`pin` false keeps the tag, after checking that it exists). An image outside ECR cannot be
+/// checked; it is registered as given, with a warning when it was to be pinned and is not.
+pub async fn pin_image(
+    gha: &Gha,
+    client: &ecr::Client,
+    image: &ImageRef,
+    pin: bool,
+) -> Result<String, EcsError> {
+    let Some(repo) = image.ecr() else {
+        if pin && image.digest.is_none() {
+            gha.warning(format!(
+                "{} is not in ECR: it is registered by tag, not pinned to a digest",
+                Foreign(&image.to_string())
+            ));
+        }
+        return Ok(image.to_string());
+    };
+    let digest = resolve_digest(client, &repo, image)
+        .await
+        .map_err(EcsError::image)?;
+    if !pin {
+        return Ok(image.to_string());
+    }
+    if image.digest.is_none() {
+        gha.info(format!(
+            "{} is {}",
+            Foreign(&image.to_string()),
+            Foreign(&digest)
+        ));
+    }
+    Ok(image.pinned(&digest))
 }
 
 #[cfg(test)]

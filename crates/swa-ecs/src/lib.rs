@@ -7,26 +7,38 @@
 //!   reason) in words a person can act on.
 //! - [`log_location`] and [`tail`]: the CloudWatch Logs stream of a task's container and its last
 //!   lines; [`failed_container_logs`] puts them together for a stopped task.
-//! - [`ImageRef`] and [`resolve_digest`]: an image URI checked and parsed, and the digest its
-//!   tag names in ECR.
+//! - [`ImageRef`], [`resolve_digest`] and [`pin_image`]: an image URI checked and parsed, the
+//!   digest its tag names in ECR, and the URI to register.
+//! - [`describe_service`], [`describe_task_definition`], [`check_name`], [`revision_label`] and
+//!   [`choose_container`]: what the inputs name, found or refused in the same words by every
+//!   action.
+//! - [`EcsError`]: a failed call or check, and whether an input is at fault (exit 2) or the
+//!   deployment (exit 1).
 //! - [`last_successful_other_than`]: from the service's deployment history, the revision to go
 //!   back to.
 
 mod codec;
+mod error;
 mod history;
 mod image;
 mod logs;
 pub mod redact;
+mod service;
 mod stopped;
 mod taskdef;
 
+pub use error::{EcsError, EcsFault};
 pub use history::{DeployedRevision, HistoryError, last_successful_other_than};
-pub use image::{EcrRepo, ImageRef, resolve_digest};
+pub use image::{DigestError, EcrRepo, ImageRef, pin_image, resolve_digest};
 pub use logs::{LogLocation, LogTailError, NoLogLocation, log_location, tail, task_id};
+pub use service::{
+    active_service, check_name, describe_service, describe_services_error,
+    describe_task_definition, revision_label,
+};
 pub use stopped::{ContainerExit, StoppedTask};
 pub use taskdef::{
     Change, ContainerChoiceError, READ_ONLY_FIELDS, REGISTRABLE_FIELDS, Registration, RenderError,
-    parse_env_lines, redacted_diff, unified_diff,
+    choose_container, parse_env_lines, redacted_diff, unified_diff,
 };
 
 use aws_sdk_cloudwatchlogs as cwlogs;

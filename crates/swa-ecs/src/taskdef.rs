@@ -73,8 +73,51 @@ pub enum ContainerChoiceError {
         name: String,
         available: Vec<String>,
     },
-    #[error("the task definition has {} containers ({}); name the one to change", .available.len(), .available.join(", "))]
+    #[error("the task definition has {} essential containers ({}); name the one to use", .available.len(), .available.join(", "))]
     Ambiguous { available: Vec<String> },
+    #[error("the task definition has no containers")]
+    Empty,
+}
+
+/// The container an action works on: the one named, or else the only container, or else the
+/// only essential one (a task with a non-essential log router beside its app has one). Several
+/// essential containers and no name is an error that lists them: guessing would deploy an image
+/// to, or run a command in, the wrong one.
+pub fn choose_container(
+    definition: &TaskDefinition,
+    name: Option<&str>,
+) -> Result<String, ContainerChoiceError> {
+    let containers = definition.container_definitions();
+    let names: Vec<String> = containers
+        .iter()
+        .map(|c| c.name().unwrap_or_default().to_string())
+        .collect();
+    if let Some(name) = name {
+        return if names.iter().any(|n| n == name) {
+            Ok(name.to_string())
+        } else {
+            Err(ContainerChoiceError::NotFound {
+                name: name.to_string(),
+                available: names,
+            })
+        };
+    }
+    if let [only] = names.as_slice() {
+        return Ok(only.clone());
+    }
+    let essential: Vec<String> = containers
+        .iter()
+        .filter(|c| c.essential() != Some(false))
+        .map(|c| c.name().unwrap_or_default().to_string())
+        .collect();
+    match essential.as_slice() {
+        [] if names.is_empty() => Err(ContainerChoiceError::Empty),
+        [only] => Ok(only.clone()),
+        [] => Err(ContainerChoiceError::Ambiguous { available: names }),
+        _ => Err(ContainerChoiceError::Ambiguous {
+            available: essential,
+        }),
+    }
 }
 
 /// A task definition as RegisterTaskDefinition takes it: every registrable field and the tags.
@@ -177,18 +220,9 @@ impl Registration {
             .collect()
     }
 
-    /// The container named `name`, or the only one when `name` is `None`.
+    /// The container named `name`, or the one [`choose_container`] takes by default.
     pub fn choose_container(&self, name: Option<&str>) -> Result<String, ContainerChoiceError> {
-        let available = self.container_names();
-        match name {
-            Some(name) if available.iter().any(|n| n == name) => Ok(name.to_string()),
-            Some(name) => Err(ContainerChoiceError::NotFound {
-                name: name.to_string(),
-                available,
-            }),
-            None if available.len() == 1 => Ok(available[0].clone()),
-            None => Err(ContainerChoiceError::Ambiguous { available }),
-        }
+        choose_container(&self.definition, name)
     }
 
     /// Every container's image, in order: `(container, image)`.
@@ -690,7 +724,7 @@ mod tests {
     }
 
     #[test]
-    fn one_container_is_chosen_by_name_or_by_being_the_only_one() {
+    fn one_container_is_chosen_by_name_or_by_being_the_only_essential_one() {
         let (definition, tags) = described();
         let mut registration = Registration::from_described(&definition, &tags);
         assert_eq!(
@@ -702,16 +736,33 @@ mod tests {
             Err(ContainerChoiceError::NotFound { .. })
         ));
         if let Some(list) = registration.definition.container_definitions.as_mut() {
-            list.push(ContainerDefinition::builder().name("sidecar").build());
+            list.push(
+                ContainerDefinition::builder()
+                    .name("log-router")
+                    .essential(false)
+                    .build(),
+            );
+        }
+        assert_eq!(
+            registration.choose_container(None),
+            Ok("startupwebapp".to_string()),
+            "a non-essential sidecar is never the default"
+        );
+        if let Some(list) = registration.definition.container_definitions.as_mut() {
+            list.push(ContainerDefinition::builder().name("worker").build());
         }
         let err = registration.choose_container(None).expect_err("ambiguous");
         assert_eq!(
             err.to_string(),
-            "the task definition has 2 containers (startupwebapp, sidecar); name the one to change"
+            "the task definition has 2 essential containers (startupwebapp, worker); name the one to use"
         );
         assert_eq!(
-            registration.choose_container(Some("sidecar")),
-            Ok("sidecar".to_string())
+            registration.choose_container(Some("log-router")),
+            Ok("log-router".to_string())
+        );
+        assert_eq!(
+            choose_container(&TaskDefinition::builder().build(), None),
+            Err(ContainerChoiceError::Empty)
         );
     }
 

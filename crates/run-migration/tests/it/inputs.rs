@@ -52,6 +52,17 @@ fn a_with_key_written_with_underscores_exits_2_before_the_task_runs() {
         "#);
 }
 
+#[test]
+fn a_container_the_task_definition_lacks_exits_2_naming_its_containers() {
+    let sb = sandbox("healthy");
+    let inputs = [WITH_SERVICE, &[("container-name", "worker")]].concat();
+    let r = run(&sb, &inputs);
+    assert_eq!(r.code, 2, "{}", r.log);
+    let calls = sb.calls();
+    assert!(calls.iter().all(|c| !c.is_mutating()), "{calls:?}");
+    insta::assert_snapshot!(r.error(), @"::error title=Invalid input `container-name`::input `container-name` is `worker`, but there is no container `worker` in the task definition (containers: migration)");
+}
+
 /// The inputs as the runner gives them, each any text or left out.
 fn any_inputs() -> impl Strategy<Value = Vec<(&'static str, String)>> {
     let names = [
