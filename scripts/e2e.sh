@@ -21,9 +21,10 @@
 # network whatever --network says, so they cannot reach 127.0.0.1: the sandbox listens on the
 # bridge's gateway address (172.17.0.1, `swa-sandbox serve --bind`) instead.
 # `org/swa-actions/...@v1` (actions and reusable workflows) resolves to a tree made from this
-# checkout (--local-repository), laid out as release.yml publishes it. Steps that need github.com (OIDC credentials, the image build and
-# push) are skipped under act; configure-aws-credentials is replaced by a local stand-in so that
-# act need not fetch it. Logs: .tmp/e2e/.
+# checkout (--local-repository), laid out as release.yml publishes it. Steps that need
+# github.com (OIDC credentials, the image build and push) are skipped under act (the image push is
+# done here, into the sandbox's ECR); configure-aws-credentials and the frontend's checkout of a
+# ref are replaced by the stand-ins in tests/e2e. Logs: .tmp/e2e/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -84,27 +85,14 @@ commit_fixture() {
   git -C "$1" remote add origin "https://github.com/org/$(basename "$1").git"
 }
 app="$work/startupwebapp"
-mkdir -p "$app"
+cp -r tests/e2e/startupwebapp "$app"
 cp -r examples/app/.github "$app/"
-printf '# the application stand-in has no dependencies\n' >"$app/requirements.txt"
-printf 'import sys\nprint("Ran the application tests: OK", sys.argv[1:])\n' >"$app/manage.py"
 commit_fixture "$app"
 
 # configure-aws-credentials (skipped under act) still has to resolve: a local stand-in.
-stub="$work/stand-in"
-mkdir -p "$stub"
-cat > "$stub/action.yml" <<'YML'
-name: stand-in
-description: Stands in under act for an action that needs github.com; its steps are skipped there.
-runs:
-  using: composite
-  steps:
-    - run: echo "stand-in"
-      shell: bash
-YML
 local_repos=(--local-repository "org/swa-actions@v1=$v1")
 for uses in $(grep -ho 'aws-actions/configure-aws-credentials@[0-9a-f]\{40\}' .github/workflows/*.yml | sort -u); do
-  local_repos+=(--local-repository "$uses=$stub")
+  local_repos+=(--local-repository "$uses=$root/tests/e2e/stand-in")
 done
 
 # The address containers on the default bridge reach this machine at.
@@ -289,10 +277,8 @@ frontend() {
   start_sandbox healthy
   local fe="$work/startupwebapp-frontend"
   rm -rf "$fe"
-  mkdir -p "$fe/site/assets"
+  cp -r tests/e2e/startupwebapp-frontend "$fe"
   cp -r examples/frontend/.github "$fe/"
-  printf '<!doctype html>\n<script src="assets/app.js"></script>\n' >"$fe/site/index.html"
-  printf 'console.log("startupwebapp");\n' >"$fe/site/assets/app.js"
   # The frontend's own commands, as its variables would give them on GitHub: the example passes
   # none, so the defaults (npm) are replaced here by ones this machine has.
   sed -i 's|^      delete: .*|&\n      source: site\n      install-command: "true"\n      lint-command: test -f site/index.html\n      test-command: grep -q assets/app.js site/index.html|' \
@@ -301,31 +287,11 @@ frontend() {
   printf '{"action":"deploy-production","client_payload":{"correlation_id":"e2e-%s","frontend_ref":"%s"}}\n' \
     "$$" "$(git -C "$fe" rev-parse HEAD)" >"$work/frontend-event.json"
   # act serves actions/checkout from the working copy only when no `ref:` is given: here a local
-  # checkout stands in for it, exporting exactly `ref` of the frontend repository.
+  # checkout (tests/e2e/checkout) stands in for it, exporting exactly `ref` of the frontend.
   local checkout
   checkout=$(grep -ho 'actions/checkout@[0-9a-f]\{40\}' .github/workflows/deploy-frontend.yml | head -1)
-  mkdir -p "$work/checkout"
-  cat >"$work/checkout/action.yml" <<YML
-name: local checkout
-description: Exports a commit of the local frontend repository into the workspace.
-inputs:
-  ref:
-    description: The commit.
-    required: true
-  persist-credentials:
-    description: Ignored.
-    default: "false"
-runs:
-  using: composite
-  steps:
-    - run: git -C "\$FRONTEND_DIR" archive "\$REF" | tar -x -C "\$GITHUB_WORKSPACE" && echo "checked out \$REF"
-      shell: bash
-      env:
-        REF: \${{ inputs.ref }}
-        FRONTEND_DIR: $fe
-YML
   local callers_repos=("${local_repos[@]}")
-  local_repos+=(--local-repository "$checkout=$work/checkout")
+  local_repos+=(--local-repository "$checkout=$root/tests/e2e/checkout" --env "E2E_FRONTEND_DIR=$fe")
   local n
   for n in 1 2; do
     run_act "frontend-$n" "$fe" repository_dispatch deploy.yml -e "$work/frontend-event.json"
