@@ -6,8 +6,11 @@
 //! Another update of the service replacing the deployment ends it as `superseded`; ECS
 //! unreachable for `unreachable-timeout` ends it as `error`.
 
+mod assess;
+mod observe;
 mod pace;
 mod probe;
+mod report;
 mod watch;
 
 use std::time::Duration;
@@ -15,9 +18,10 @@ use std::time::Duration;
 use swa_aws::Aws;
 use swa_gha::{ActionError, Gha};
 
+pub use assess::Outcome;
 pub use pace::Pacer;
 pub use probe::{Probe, contains};
-pub use watch::{Clients, Outcome, Settings, Until, Watch};
+pub use watch::{Clients, Settings, Until, Watch};
 
 /// Inputs: one `--flag` per action input, named exactly as the input.
 #[derive(clap::Parser, Debug)]

@@ -1,0 +1,311 @@
+//! Reporting: the log lines of the wait, the outputs, and the job summary.
+
+use std::time::Duration;
+
+use aws_sdk_ecs::types::TaskDefinition;
+use swa_ecs::{ContainerLog, StoppedTask};
+use swa_gha::{ActionError, Foreign, Gha, format_duration, md};
+
+use crate::assess::{Outcome, Progress, Successor, Verdict, Watched, plural, short_revision};
+use crate::observe::Event;
+use crate::watch::Settings;
+
+/// Writes what the wait has to say to the log, the outputs and the summary.
+pub struct Report {
+    gha: Gha,
+}
+
+impl Report {
+    pub fn new(gha: Gha) -> Report {
+        Report { gha }
+    }
+
+    pub fn watching(&self, watched: &Watched, settings: &Settings) {
+        let replacing = if watched.old_revisions.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", replacing {}",
+                revisions(&watched.old_revisions, |r| r.into())
+            )
+        };
+        self.gha.info(format!(
+            "Watching deployment {} of {} ({}{replacing}) until {}",
+            watched.id,
+            settings.service,
+            short_revision(&watched.revision),
+            settings.until.as_str()
+        ));
+    }
+
+    pub fn phase(&self, name: &str, at: Duration) {
+        self.gha.info(format!("[{}] {name}", format_duration(at)));
+    }
+
+    pub fn event(&self, event: &Event) {
+        self.gha
+            .info(format!("event: {} {}", event.time, Foreign(&event.message)));
+    }
+
+    /// The first of a run of failed DescribeServices.
+    pub fn unanswered(&self, error: &str) {
+        self.gha.warning(format!(
+            "DescribeServices failed, will retry (and say so again only when it answers or the wait gives up): {}",
+            Foreign(error)
+        ));
+    }
+
+    pub fn answers_again(&self, failed_polls: u32) {
+        self.gha.info(format!(
+            "DescribeServices answers again, after {failed_polls} failed poll{}",
+            plural(failed_polls as usize)
+        ));
+    }
+
+    pub fn definition_failed(&self, arn: &str, error: &str) {
+        self.gha.warning(format!(
+            "DescribeTaskDefinition {arn} failed: {}",
+            Foreign(error)
+        ));
+    }
+
+    pub fn stopped_tasks_failed(&self, error: &str) {
+        self.gha
+            .warning(format!("Could not list the stopped tasks: {error}"));
+    }
+
+    pub fn stopped(&self, stopped: &StoppedTask) {
+        self.gha.warning(stopped.summary());
+    }
+
+    /// One stopped task in the log (a group with its containers' last log lines, inside a
+    /// commands pause); returns its section of the summary.
+    pub fn stopped_task(&self, stopped: &StoppedTask, logs: &[ContainerLog]) -> String {
+        self.gha
+            .group_start(&format!("Stopped task {}", stopped.task_id));
+        self.gha.info(stopped.summary());
+        let mut section = format!("- {}\n", md::text(&stopped.summary()));
+        for tail in logs {
+            let where_ = tail
+                .location
+                .as_ref()
+                .map(|l| l.to_string())
+                .unwrap_or_default();
+            match &tail.lines {
+                Ok(lines) => {
+                    self.gha.info(format!(
+                        "Last {} log lines of {} ({}):",
+                        lines.len(),
+                        Foreign(&tail.container),
+                        Foreign(&where_)
+                    ));
+                    let block: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
+                    self.gha.foreign_block(&block.join("\n"));
+                    section.push_str(&format!(
+                        "\n  Last {} log lines of {}:\n\n{}",
+                        lines.len(),
+                        md::code(&tail.container),
+                        md::fenced("", &lines.join("\n"))
+                    ));
+                }
+                Err(why) => {
+                    self.gha.info(format!(
+                        "No logs for {}: {}",
+                        Foreign(&tail.container),
+                        Foreign(why)
+                    ));
+                    section.push_str(&format!(
+                        "  No logs for {}: {}\n",
+                        md::code(&tail.container),
+                        md::text(why)
+                    ));
+                }
+            }
+        }
+        self.gha.group_end();
+        section
+    }
+
+    pub fn outputs(&self, wait: &Wait, failed_probes: u32) -> Result<(), ActionError> {
+        let gha = &self.gha;
+        gha.set_output("result", wait.outcome.verdict.as_str())?;
+        gha.set_output(
+            "deployment-id",
+            wait.watched.map(|w| w.id.as_str()).unwrap_or(""),
+        )?;
+        gha.set_output("rollout-state", &wait.progress.rollout_state)?;
+        gha.set_output("failed-tasks", &wait.progress.failed_tasks.to_string())?;
+        gha.set_output("failed-probes", &failed_probes.to_string())?;
+        gha.set_output(
+            "elapsed-seconds",
+            &format!("{:.1}", wait.elapsed.as_secs_f64()),
+        )?;
+        Ok(())
+    }
+
+    pub fn summary(&self, wait: &Wait) -> Result<(), ActionError> {
+        self.gha.summary(&summary(wait))?;
+        Ok(())
+    }
+
+    pub fn calls(&self, calls: u32, elapsed: Duration) {
+        self.gha.info(format!(
+            "{calls} ECS calls in {} ({:.1} a minute)",
+            format_duration(elapsed),
+            f64::from(calls) * 60.0 / elapsed.as_secs_f64().max(1.0)
+        ));
+    }
+
+    /// A notice when healthy; else the error that fails the step.
+    pub fn verdict(&self, outcome: Outcome, elapsed: Duration) -> Result<(), ActionError> {
+        match outcome.verdict {
+            Verdict::Healthy => {
+                self.gha.notice(format!(
+                    "{} after {}",
+                    outcome.message,
+                    format_duration(elapsed)
+                ));
+                Ok(())
+            }
+            verdict => Err(ActionError::failed(outcome.message)
+                .with_title(format!("Deployment {}", verdict.as_str()))),
+        }
+    }
+}
+
+/// The whole wait, as the summary tells it.
+pub struct Wait<'a> {
+    pub service: &'a str,
+    pub outcome: &'a Outcome,
+    pub watched: Option<&'a Watched>,
+    pub definition: Option<&'a TaskDefinition>,
+    pub successor: Option<&'a Successor>,
+    pub progress: &'a Progress,
+    /// Health probes answered, and failed.
+    pub probes: Option<(u32, u32)>,
+    pub elapsed: Duration,
+    pub phases: &'a [(&'static str, Duration)],
+    pub missing: &'a [String],
+    pub stopped: &'a [StoppedTask],
+    /// The stopped tasks' sections with their log lines, when they were reported.
+    pub stopped_sections: &'a [String],
+    pub events: &'a [Event],
+    pub last_error: Option<&'a str>,
+}
+
+fn summary(wait: &Wait) -> String {
+    let outcome = wait.outcome;
+    let icon = match outcome.verdict {
+        Verdict::Healthy => "✅",
+        Verdict::Timeout => "⏱️",
+        _ => "❌",
+    };
+    let image = wait
+        .definition
+        .map(|d| {
+            d.container_definitions()
+                .iter()
+                .map(|c| md::code(c.image().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let mut md = format!(
+        "### {icon} wait-healthy: {} {}\n\n{}\n\n| | |\n|---|---|\n",
+        md::text(wait.service),
+        outcome.verdict.as_str(),
+        md::text(&outcome.message)
+    );
+    let mut row = |k: &str, v: String| md.push_str(&format!("| {k} | {v} |\n"));
+    let known = |value: Option<&str>| value.map(md::code).unwrap_or_else(|| "-".into());
+    row("Deployment", known(wait.watched.map(|w| w.id.as_str())));
+    row(
+        "New revision",
+        known(wait.watched.map(|w| short_revision(&w.revision))),
+    );
+    row(
+        "Old revision",
+        match wait.watched {
+            None => "-".into(),
+            Some(w) if w.old_revisions.is_empty() => "(none running)".into(),
+            Some(w) => revisions(&w.old_revisions, md::code),
+        },
+    );
+    if let Some(successor) = wait.successor {
+        row(
+            "Superseded by",
+            format!(
+                "{} ({})",
+                md::code(&successor.id),
+                md::code(short_revision(&successor.revision))
+            ),
+        );
+    }
+    row("Image", if image.is_empty() { "-".into() } else { image });
+    let state = &wait.progress.rollout_state;
+    row(
+        "Rollout state",
+        if state.is_empty() {
+            "-".into()
+        } else {
+            md::text(state)
+        },
+    );
+    row("Failed tasks", wait.progress.failed_tasks.to_string());
+    if let Some((attempts, failures)) = wait.probes {
+        row("Health probes", format!("{attempts} ({failures} failed)"));
+    }
+    row("Elapsed", format_duration(wait.elapsed));
+    if !wait.phases.is_empty() {
+        md.push_str("\n#### Phases\n\n| Phase | After |\n|---|---|\n");
+        for (name, at) in wait.phases {
+            md.push_str(&format!("| {name} | {} |\n", format_duration(*at)));
+        }
+    }
+    let missing_is_news = !matches!(
+        outcome.verdict,
+        Verdict::Healthy | Verdict::Error | Verdict::Superseded
+    );
+    if missing_is_news && !wait.missing.is_empty() {
+        md.push_str("\n#### Still missing\n\n");
+        for m in wait.missing {
+            md.push_str(&format!("- {}\n", md::text(m)));
+        }
+    }
+    if !wait.stopped.is_empty() {
+        md.push_str("\n#### Stopped tasks\n\n");
+        if wait.stopped_sections.is_empty() {
+            for s in wait.stopped {
+                md.push_str(&format!("- {}\n", md::text(&s.summary())));
+            }
+        } else {
+            for section in wait.stopped_sections {
+                md.push_str(section);
+            }
+        }
+    }
+    if !wait.events.is_empty() {
+        md.push_str("\n#### Service events\n\n");
+        for e in wait.events {
+            md.push_str(&format!(
+                "- {}\n",
+                md::text(&format!("{} {}", e.time, e.message))
+            ));
+        }
+    }
+    // An error verdict's message is the last API error already.
+    if let Some(e) = wait.last_error
+        && outcome.verdict != Verdict::Error
+    {
+        md.push_str(&format!("\nLast API error: {}\n", md::text(e)));
+    }
+    md
+}
+
+/// The task definitions' short names, each through `show`, comma-separated.
+fn revisions(arns: &[String], show: impl Fn(&str) -> String) -> String {
+    arns.iter()
+        .map(|r| show(short_revision(r)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
