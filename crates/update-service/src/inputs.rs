@@ -55,14 +55,14 @@ impl RevisionSpec {
 }
 
 /// The inputs after every check that needs no AWS call.
-pub(crate) struct Plan {
+pub(crate) struct Checked {
     pub image: Option<ImageRef>,
     pub env: Vec<(String, String)>,
     pub base_file: Option<(PathBuf, Registration)>,
     pub revision: Option<RevisionSpec>,
 }
 
-pub(crate) async fn check_inputs(args: &Args, gha: &Gha) -> Result<Plan, ActionError> {
+pub(crate) async fn check_inputs(args: &Args, gha: &Gha) -> Result<Checked, ActionError> {
     swa_ecs::check_name("cluster", &args.cluster)?;
     swa_ecs::check_name("service", &args.service)?;
     let revision = match &args.revision {
@@ -146,7 +146,7 @@ pub(crate) async fn check_inputs(args: &Args, gha: &Gha) -> Result<Plan, ActionE
             "is not set, and neither is `revision`, `task-definition`, `environment-variables` or `force-new-deployment`: there is nothing to deploy",
         ));
     }
-    Ok(Plan {
+    Ok(Checked {
         image,
         env,
         base_file,

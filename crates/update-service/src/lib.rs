@@ -21,7 +21,7 @@ use swa_gha::{ActionError, Foreign, Gha};
 pub use inputs::RevisionSpec;
 pub use swa_ecs::{EcrRepo, ImageRef};
 
-use inputs::{Plan, check_inputs};
+use inputs::{Checked, check_inputs};
 use summary::{Report, concurrent_updates};
 
 /// Inputs: one `--flag` per action input, named exactly as the input.
@@ -88,7 +88,12 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
     deploy(&args, &gha, &clients, plan).await
 }
 
-async fn deploy(args: &Args, gha: &Gha, clients: &Clients, plan: Plan) -> Result<(), ActionError> {
+async fn deploy(
+    args: &Args,
+    gha: &Gha,
+    clients: &Clients,
+    plan: Checked,
+) -> Result<(), ActionError> {
     let ecs = &clients.ecs;
     let service = swa_ecs::describe_service(ecs, &args.cluster, &args.service).await?;
     let current_arn = service.task_definition().unwrap_or_default().to_string();

@@ -9,7 +9,7 @@ use swa_ecs::{
 };
 use swa_gha::{ActionError, Foreign, Gha};
 
-use crate::inputs::Plan;
+use crate::inputs::Checked;
 use crate::{Args, Clients, Outcome};
 
 /// Renders the new task definition from the base, registers it when it differs from the
@@ -19,7 +19,7 @@ pub(crate) async fn deploy_changes(
     args: &Args,
     gha: &Gha,
     current_arn: &str,
-    plan: Plan,
+    plan: Checked,
 ) -> Result<Outcome, ActionError> {
     let ecs = &clients.ecs;
     let (definition, tags) = describe_task_definition(ecs, current_arn, "service").await?;

@@ -3,6 +3,7 @@
 //! out.
 
 use std::time::Duration;
+use swa_ecs::revision_label;
 
 use aws_sdk_ecs::types::{Deployment, Service};
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthDescription;
@@ -11,7 +12,7 @@ use swa_ecs::StoppedTask;
 use swa_gha::{ActionError, Foreign, format_duration};
 
 use crate::probe::Probed;
-use crate::watch::{Settings, Until};
+use crate::watch::{Checked, Until};
 
 /// How the wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +190,7 @@ impl Assessment {
 /// creation time when ECS gives none.
 pub fn watched(
     service: &Service,
-    settings: &Settings,
+    settings: &Checked,
     now: DateTime,
 ) -> Result<Watched, ActionError> {
     let deployments = service.deployments();
@@ -252,11 +253,11 @@ pub fn assess(
     observed: &Observed,
     watched: &Watched,
     before: &Progress,
-    settings: &Settings,
+    settings: &Checked,
 ) -> Assessment {
     let mut progress = before.clone();
     let id = watched.id.as_str();
-    let new = short_revision(&watched.revision);
+    let new = revision_label(&watched.revision);
     let deployments = observed.service.deployments();
     let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
     let Some(deployment) = deployments.iter().find(|d| d.id() == Some(id)) else {
@@ -284,7 +285,7 @@ pub fn assess(
             .unwrap_or_else(|| "no reason given".into());
         let outcome = if watched.rollback_enabled {
             let to = match watched.old_revisions.first() {
-                Some(old) => format!(" to {}", short_revision(old)),
+                Some(old) => format!(" to {}", revision_label(old)),
                 None => String::new(),
             };
             Outcome::new(
@@ -328,7 +329,7 @@ fn rolling(
     watched: &Watched,
     deployment: &Deployment,
     mut progress: Progress,
-    settings: &Settings,
+    settings: &Checked,
 ) -> Assessment {
     let steady = settings.until == Until::Steady;
     let desired = deployment.desired_count();
@@ -419,7 +420,7 @@ fn rolling(
             format!(
                 "deployment {} ({}) is healthy: {running}/{desired} tasks running{}{}",
                 watched.id,
-                short_revision(&watched.revision),
+                revision_label(&watched.revision),
                 if watched.load_balancers.is_empty() {
                     ""
                 } else {
@@ -463,7 +464,7 @@ fn replaced(
     how: &str,
 ) -> Assessment {
     let id = &watched.id;
-    let new = short_revision(&watched.revision);
+    let new = revision_label(&watched.revision);
     let primary_revision = primary
         .and_then(|d| d.task_definition())
         .unwrap_or_default();
@@ -489,7 +490,7 @@ fn replaced(
             Verdict::Superseded,
             format!(
                 "deployment {id} ({new}) was superseded by deployment {primary_id} ({}) before it was healthy: another update of the service replaced it (not a rollback)",
-                short_revision(primary_revision)
+                revision_label(primary_revision)
             ),
         );
         return Assessment {
@@ -514,7 +515,7 @@ fn replaced(
             Verdict::RolledBack,
             format!(
                 "deployment {id} ({new}) {how}: the service rolled back to {}{reason}",
-                short_revision(primary_revision)
+                revision_label(primary_revision)
             ),
         )
     } else {
@@ -522,7 +523,7 @@ fn replaced(
             Verdict::Failed,
             format!(
                 "deployment {id} ({new}) {how}: deployment {primary_id} ({}) replaced it{reason}",
-                short_revision(primary_revision)
+                revision_label(primary_revision)
             ),
         )
     };
@@ -637,11 +638,6 @@ pub fn unreachable(down: Duration, unreachable_timeout: Duration, failing: Faili
 
 pub fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// `arn:…:task-definition/family:3` -> `family:3`.
-pub fn short_revision(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// `arn:…:targetgroup/name/0123` -> `name`.

@@ -21,7 +21,7 @@ use swa_gha::{ActionError, Gha};
 pub use assess::Outcome;
 pub use pace::Pacer;
 pub use probe::{Probe, contains};
-pub use watch::{Clients, Settings, Until, Watch};
+pub use watch::{Checked, Clients, Until, Watch};
 
 /// Inputs: one `--flag` per action input, named exactly as the input.
 #[derive(clap::Parser, Debug)]
@@ -85,15 +85,9 @@ pub const OUTPUTS: &[&str] = &[
 pub const ECS_CALLS_PER_MINUTE: f64 = 36.0;
 
 /// Checks the inputs that need no AWS call.
-pub fn settings(args: &Args) -> Result<Settings, ActionError> {
-    for (name, value) in [("cluster", &args.cluster), ("service", &args.service)] {
-        if value.trim().is_empty() || value.chars().any(char::is_whitespace) {
-            return Err(ActionError::input(
-                name,
-                format!("is `{value}`; give the name or ARN"),
-            ));
-        }
-    }
+pub fn settings(args: &Args) -> Result<Checked, ActionError> {
+    swa_ecs::check_name("cluster", &args.cluster)?;
+    swa_ecs::check_name("service", &args.service)?;
     if args.timeout.is_zero() {
         return Err(ActionError::input(
             "timeout",
@@ -161,7 +155,7 @@ pub fn settings(args: &Args) -> Result<Settings, ActionError> {
             format!("is `{id}`; an ECS deployment id looks like ecs-svc/1234567890123456789"),
         ));
     }
-    Ok(Settings {
+    Ok(Checked {
         cluster: args.cluster.clone(),
         service: args.service.clone(),
         deployment_id: args.deployment_id.clone(),

@@ -17,7 +17,7 @@ use swa_gha::{ActionError, Foreign};
 
 use crate::assess::{Targets, Watched};
 use crate::pace::Pacer;
-use crate::watch::{Clients, Settings};
+use crate::watch::{Checked, Clients};
 
 /// DescribeServices gave no answer.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub struct Observer {
 }
 
 impl Observer {
-    pub fn new(clients: Clients, settings: &Settings) -> Observer {
+    pub fn new(clients: Clients, settings: &Checked) -> Observer {
         Observer {
             clients,
             cluster: settings.cluster.clone(),
@@ -79,23 +79,15 @@ impl Observer {
             }
             Err(e) => e,
         };
-        match error_code(&e) {
-            Some("ClusterNotFoundException") => {
-                return Err(ActionError::input(
-                    "cluster",
-                    format!(
-                        "names `{}`, which does not exist in this account and region",
-                        self.cluster
-                    ),
-                ));
-            }
-            Some("AccessDeniedException") => {
-                return Err(ActionError::failed(format!(
-                    "DescribeServices is not allowed: {}",
-                    error_text(&e)
-                )));
-            }
-            _ => {}
+        let refused = swa_ecs::describe_services_error(&self.cluster, &self.service, &e);
+        if refused.input().is_some() {
+            return Err(refused.into());
+        }
+        if error_code(&e) == Some("AccessDeniedException") {
+            return Err(ActionError::failed(format!(
+                "DescribeServices is not allowed: {}",
+                error_text(&e)
+            )));
         }
         if is_throttling(&e) {
             self.pacer.throttled();
@@ -245,35 +237,6 @@ impl Observer {
             })
             .collect())
     }
-}
-
-/// The active service in DescribeServices' answer, else an input error naming it.
-pub fn active_service(
-    described: &DescribeServicesOutput,
-    settings: &Settings,
-) -> Result<Service, ActionError> {
-    let Some(service) = described
-        .services()
-        .iter()
-        .find(|s| s.status() != Some("INACTIVE"))
-        .cloned()
-    else {
-        let reason = described
-            .failures()
-            .first()
-            .and_then(|f| f.reason())
-            .unwrap_or("INACTIVE");
-        return Err(ActionError::input(
-            "service",
-            format!(
-                "names `{}`, which is not a service of cluster `{}` ({})",
-                settings.service,
-                settings.cluster,
-                Foreign(reason)
-            ),
-        ));
-    };
-    Ok(service)
 }
 
 /// A service event: its time of day and its message.

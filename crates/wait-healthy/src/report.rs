@@ -6,9 +6,10 @@ use aws_sdk_ecs::types::TaskDefinition;
 use swa_ecs::{ContainerLog, StoppedTask};
 use swa_gha::{ActionError, Foreign, Gha, format_duration, md};
 
-use crate::assess::{Outcome, Progress, Successor, Verdict, Watched, plural, short_revision};
+use crate::assess::{Outcome, Progress, Successor, Verdict, Watched, plural};
 use crate::observe::Event;
-use crate::watch::Settings;
+use crate::watch::Checked;
+use swa_ecs::revision_label;
 
 /// Writes what the wait has to say to the log, the outputs and the summary.
 pub struct Report {
@@ -20,7 +21,7 @@ impl Report {
         Report { gha }
     }
 
-    pub fn watching(&self, watched: &Watched, settings: &Settings) {
+    pub fn watching(&self, watched: &Watched, settings: &Checked) {
         let replacing = if watched.old_revisions.is_empty() {
             String::new()
         } else {
@@ -33,7 +34,7 @@ impl Report {
             "Watching deployment {} of {} ({}{replacing}) until {}",
             watched.id,
             settings.service,
-            short_revision(&watched.revision),
+            revision_label(&watched.revision),
             settings.until.as_str()
         ));
     }
@@ -221,7 +222,7 @@ fn summary(wait: &Wait) -> String {
     row("Deployment", known(wait.watched.map(|w| w.id.as_str())));
     row(
         "New revision",
-        known(wait.watched.map(|w| short_revision(&w.revision))),
+        known(wait.watched.map(|w| revision_label(&w.revision))),
     );
     row(
         "Old revision",
@@ -237,7 +238,7 @@ fn summary(wait: &Wait) -> String {
             format!(
                 "{} ({})",
                 md::code(&successor.id),
-                md::code(short_revision(&successor.revision))
+                md::code(revision_label(&successor.revision))
             ),
         );
     }
@@ -305,7 +306,7 @@ fn summary(wait: &Wait) -> String {
 /// The task definitions' short names, each through `show`, comma-separated.
 fn revisions(arns: &[String], show: impl Fn(&str) -> String) -> String {
     arns.iter()
-        .map(|r| show(short_revision(r)))
+        .map(|r| show(revision_label(r)))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -12,7 +12,7 @@ use swa_gha::{ActionError, Gha};
 use crate::assess::{
     self, Failing, Look, Next, Observed, Outcome, Progress, Successor, Targets, Verdict, Watched,
 };
-use crate::observe::{self, Event, Events, Observer, Unanswered};
+use crate::observe::{Event, Events, Observer, Unanswered};
 use crate::probe::{Probe, Prober};
 use crate::report::{Report, Wait};
 
@@ -37,7 +37,7 @@ impl Until {
 
 /// The checked inputs.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Checked {
     pub cluster: String,
     pub service: String,
     pub deployment_id: Option<String>,
@@ -73,7 +73,7 @@ struct Outage {
 pub struct Watch {
     observer: Observer,
     report: Report,
-    settings: Settings,
+    settings: Checked,
     start: Instant,
     /// The `health-url` probe, until [`Watch::run`] starts it as `prober`.
     probe: Option<Probe>,
@@ -95,7 +95,7 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub fn new(clients: Clients, settings: Settings, gha: Gha) -> Result<Watch, ActionError> {
+    pub fn new(clients: Clients, settings: Checked, gha: Gha) -> Result<Watch, ActionError> {
         let probe = match &settings.health_url {
             Some(url) => Some(
                 Probe::new(
@@ -186,7 +186,8 @@ impl Watch {
             }
             Err(unanswered) => return Ok(self.unanswered(started, unanswered)),
         };
-        let service = observe::active_service(&described, &self.settings)?;
+        let service =
+            swa_ecs::active_service(&described, &self.settings.cluster, &self.settings.service)?;
         let watched = match &self.watched {
             Some(watched) => watched.clone(),
             None => self.first_look(&service).await?,

@@ -11,8 +11,8 @@ const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:4";
 const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3";
 const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123";
 
-fn settings(until: Until) -> Settings {
-    Settings {
+fn settings(until: Until) -> Checked {
+    Checked {
         cluster: "c".into(),
         service: "web".into(),
         deployment_id: None,

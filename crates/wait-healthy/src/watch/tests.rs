@@ -268,7 +268,7 @@ impl Fixture {
             elbv2: client!(elbv2, &self.elbv2),
             logs: client!(logs, &self.logs),
         };
-        let settings = Settings {
+        let settings = Checked {
             cluster: "startupwebapp-cluster".into(),
             service: "startupwebapp-service".into(),
             deployment_id: None,
