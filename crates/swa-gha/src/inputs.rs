@@ -190,9 +190,13 @@ fn context_strings(error: &clap::Error, kind: ContextKind) -> Vec<String> {
 }
 
 /// A parser's complaint as the end of "has the value `v`, which …": parsers say "0 is not in
-/// 1..=64" (the value again), "is not a duration; …" or "invalid digit found in string".
+/// 1..=64" (the value again), "is not a duration; …", "expected one of: a, b" or "invalid digit
+/// found in string".
 fn which(value: &str, reason: &str) -> String {
     let reason = reason.strip_prefix(&format!("{value} ")).unwrap_or(reason);
+    if let Some(choices) = reason.strip_prefix("expected one of: ") {
+        return format!("is not one of: {choices}");
+    }
     if ["is ", "are ", "does ", "must ", "has "]
         .iter()
         .any(|verb| reason.starts_with(verb))

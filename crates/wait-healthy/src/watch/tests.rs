@@ -684,5 +684,5 @@ async fn an_unknown_service_is_bad_input() {
     let (result, _, _) = fixture.run(Until::Steady, Duration::from_secs(30)).await;
     let err = result.expect_err("missing");
     assert_eq!(err.kind(), swa_gha::ExitKind::BadInput);
-    assert!(err.to_string().starts_with("input `service` names `startupwebapp-service`, which is not a service of cluster `startupwebapp-cluster` (MISSING)"), "{err}");
+    assert!(err.to_string().starts_with("input `service` names `startupwebapp-service`, which is not an active service of cluster `startupwebapp-cluster` (MISSING)"), "{err}");
 }
