@@ -188,9 +188,9 @@ healthy() {
   [ "$act_rc" -eq 0 ] || { tail -n 80 "$act_log" >&2; fail "the healthy deploy failed"; }
   local job
   for job in "Check the inputs" Test "Build the image" Migrate "Deploy the backend" "Deploy the frontend" Verify; do
-    expect "\[deploy/Deploy production/$job *\] .*Job succeeded" "job $job did not succeed"
+    expect "\[Deploy/Deploy production/$job *\] .*Job succeeded" "job $job did not succeed"
   done
-  refuse "\[deploy/Deploy production/Roll back *\]" "the healthy deploy rolled back"
+  refuse "\[Deploy/Deploy production/Roll back *\]" "the healthy deploy rolled back"
   expect "Ran the application tests: OK" "the application's tests did not run"
   expect "Success - Main Update the service" "update-service did not run"
   expect "Success - Main Wait until healthy" "wait-healthy did not run"
@@ -215,13 +215,13 @@ crash_loop() {
   deploy_on_push deploy-crash-loop
   [ "$act_rc" -ne 0 ] || fail "the crash-loop deploy succeeded"
   expect "Failure - Main Wait until healthy" "the deploy did not fail at wait-healthy"
-  expect "\[deploy/Deploy production/Deploy the backend *\] .*::error" "wait-healthy gave no ::error:: reason"
+  expect "\[Deploy/Deploy production/Deploy the backend *\] .*::error" "wait-healthy gave no ::error:: reason"
   expect "::error title=Deployment rolled-back::.*rolled back to startupwebapp-service-task:3" \
     "wait-healthy did not say the service rolled back"
   expect "stopped \(EssentialContainerExited: .*startupwebapp exited 1" "the log does not show why the tasks stopped"
-  expect "\[deploy/Deploy production/Deploy the backend *\] +\| +Traceback" "the log does not show the failed container's last lines"
-  refuse "\[deploy/Deploy production/Verify *\] .*Success - Main Smoke test" "verify ran after a failed rollout"
-  expect "\[deploy/Deploy production/Roll back *\] .*Job succeeded" "the deploy's rollback job did not succeed"
+  expect "\[Deploy/Deploy production/Deploy the backend *\] +\| +Traceback" "the log does not show the failed container's last lines"
+  refuse "\[Deploy/Deploy production/Verify *\] .*Success - Main Smoke test" "verify ran after a failed rollout"
+  expect "\[Deploy/Deploy production/Roll back *\] .*Job succeeded" "the deploy's rollback job did not succeed"
   expect "Success - Main Wait until the rollback is healthy" "the rollback was not confirmed healthy"
   [ "$(calls UpdateService)" -eq 2 ] || fail "the deploy and its rollback did not update the service once each"
   grep -E "::error" "$act_log" | head -3 | sed 's/^/  reason shown: /' >&2
@@ -239,7 +239,7 @@ crash_loop() {
   run_act deploy-no-rollback "$caller" push deploy.yml
   [ "$act_rc" -ne 0 ] || fail "the crash-loop deploy succeeded"
   expect "Failure - Main Wait until healthy" "the deploy did not fail at wait-healthy"
-  refuse "\[deploy/Deploy production/Roll back *\] .*Main" "a rollback job ran with auto-rollback: false"
+  refuse "\[Deploy/Deploy production/Roll back *\] .*Main" "a rollback job ran with auto-rollback: false"
   [ "$(calls UpdateService)" -eq 1 ] || fail "with auto-rollback: false the service was updated $(calls UpdateService) times"
   stop_sandbox
 }
