@@ -253,18 +253,6 @@ fn record(w: &mut World, service: &str, operation: &str, request: Value, status:
     });
 }
 
-fn request_id(w: &mut World) -> String {
-    let h = w.next_hex(32);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Reply {
     let path = uri.path();
     let query: BTreeMap<String, String> = uri
@@ -342,7 +330,7 @@ fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body
             ))
         })
         .collect();
-    let rid = request_id(w);
+    let rid = w.next_uuid();
     let request = s3::Request {
         method: method.as_str(),
         path,
@@ -415,7 +403,7 @@ fn aws_json(w: &mut World, target: &str, body: &[u8]) -> Reply {
         "AmazonEC2ContainerRegistry_V20150921" => "ecr",
         _ => "unknown",
     };
-    let rid = request_id(w);
+    let rid = w.next_uuid();
     let parsed: Result<Value, ApiError> = if body.iter().all(u8::is_ascii_whitespace) {
         Ok(json!({}))
     } else {
@@ -471,7 +459,7 @@ fn aws_json(w: &mut World, target: &str, body: &[u8]) -> Reply {
 }
 
 fn aws_query(w: &mut World, action: &str, form: BTreeMap<String, String>, body: &[u8]) -> Reply {
-    let rid = request_id(w);
+    let rid = w.next_uuid();
     if ec2::serves(action) {
         let reply = match ec2::handle(action, &form, &rid) {
             Ok(xml) => Reply::new(200, "text/xml;charset=UTF-8", xml),

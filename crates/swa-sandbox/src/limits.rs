@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::api::Reply;
 use crate::world::World;
-use crate::{header, record, request_id, s3};
+use crate::{header, record, s3};
 
 /// The largest S3 object body stored (decoded): larger PUTs answer `EntityTooLarge`.
 pub const MAX_OBJECT_BYTES: usize = 64 * 1024 * 1024;
@@ -86,7 +86,7 @@ pub fn refuse(
         RequestBody::Whole(b) => (b.len(), false),
     };
     let path = uri.path();
-    let rid = request_id(w);
+    let rid = w.next_uuid();
     let form = header(headers, "content-type")
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     let (service, operation, reply) = if let Some(target) = header(headers, "x-amz-target") {

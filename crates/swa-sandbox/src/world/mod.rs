@@ -118,15 +118,21 @@ impl World {
         low + n % (9 * low)
     }
 
-    pub fn service_event_at(&mut self, at: i64, message: String) {
-        let id = format!(
+    /// A fresh id in the UUID form AWS uses (request ids, service events, attachments).
+    pub fn next_uuid(&mut self) -> String {
+        let h = self.next_hex(32);
+        format!(
             "{}-{}-{}-{}-{}",
-            self.next_hex(8),
-            self.next_hex(4),
-            self.next_hex(4),
-            self.next_hex(4),
-            self.next_hex(12)
-        );
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    }
+
+    pub fn service_event_at(&mut self, at: i64, message: String) {
+        let id = self.next_uuid();
         self.service.events.push(ServiceEvent { id, at, message });
     }
 

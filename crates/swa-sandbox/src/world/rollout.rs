@@ -213,25 +213,10 @@ impl World {
             return;
         }
         let (to_id, to_td) = self.service.last_completed.clone();
-        let id = format!("ecs-svc/{}", self.next_number(19));
-        for d in &mut self.service.deployments {
-            d.primary = false;
-        }
-        self.service.deployments.insert(
-            0,
-            Deployment {
-                id: id.clone(),
-                primary: true,
-                td_arn: to_td.clone(),
-                desired: self.service.desired,
-                failed_tasks: 0,
-                created_at: at,
-                updated_at: at,
-                rollout_state: "IN_PROGRESS".into(),
-                rollout_reason: format!(
-                    "ECS deployment circuit breaker: rolling back to deploymentId {to_id}."
-                ),
-            },
+        let id = self.push_primary(
+            &to_td,
+            |_| format!("ECS deployment circuit breaker: rolling back to deploymentId {to_id}."),
+            at,
         );
         self.service_event_at(
             at,
@@ -241,26 +226,31 @@ impl World {
         history::failed(self, &failed_id, failures, Some((&id, &to_id)), at);
     }
 
-    /// Creates a new PRIMARY deployment on `td_arn`; the old ones become ACTIVE.
-    pub fn new_deployment(&mut self, td_arn: &str, at: i64) -> String {
+    /// Puts a new IN_PROGRESS deployment of `td_arn` first, as PRIMARY (the others become
+    /// ACTIVE), with the rollout reason `reason` gives for its id; returns the id.
+    fn push_primary(&mut self, td_arn: &str, reason: impl Fn(&str) -> String, at: i64) -> String {
         let id = format!("ecs-svc/{}", self.next_number(19));
         for d in &mut self.service.deployments {
             d.primary = false;
         }
-        self.service.deployments.insert(
-            0,
-            Deployment {
-                id: id.clone(),
-                primary: true,
-                td_arn: td_arn.to_string(),
-                desired: self.service.desired,
-                failed_tasks: 0,
-                created_at: at,
-                updated_at: at,
-                rollout_state: "IN_PROGRESS".into(),
-                rollout_reason: "ECS deployment ".to_string() + &id + " in progress.",
-            },
-        );
+        let deployment = Deployment {
+            id: id.clone(),
+            primary: true,
+            td_arn: td_arn.to_string(),
+            desired: self.service.desired,
+            failed_tasks: 0,
+            created_at: at,
+            updated_at: at,
+            rollout_state: "IN_PROGRESS".into(),
+            rollout_reason: reason(&id),
+        };
+        self.service.deployments.insert(0, deployment);
+        id
+    }
+
+    /// Creates a new PRIMARY deployment on `td_arn`; the old ones become ACTIVE.
+    pub fn new_deployment(&mut self, td_arn: &str, at: i64) -> String {
+        let id = self.push_primary(td_arn, |id| format!("ECS deployment {id} in progress."), at);
         self.service.steady_reported = false;
         self.event(at, "deployment-created", format!("{id} {td_arn}"));
         history::started(self, &id, td_arn, at);

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{
-    ACCOUNT, Behaviour, CLUSTER, Container, DEREGISTRATION_DELAY_SECONDS, LogEvent,
+    ACCOUNT, Behaviour, CLUSTER, Container, DEREGISTRATION_DELAY_SECONDS, LogEvent, LogStream,
     MIGRATION_FAMILY, Phase, REGION, SECOND, SERVICE, SERVICE_LOG_GROUP, STREAM_PREFIX, SUBNETS,
     Step, TARGET_GROUP_ARN, TargetState, Task, World, canned, pullable, service_behaviour,
     task_arn,
@@ -37,17 +37,7 @@ impl World {
         }
         .to_string();
         let eni = format!("eni-0{}", self.next_hex(16));
-        let attachment_id = {
-            let h = self.next_hex(32);
-            format!(
-                "{}-{}-{}-{}-{}",
-                &h[0..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..32]
-            )
-        };
+        let attachment_id = self.next_uuid();
         let behaviour = if deployment.is_some() {
             service_behaviour(&self.scenario, td.new)
         } else if family == MIGRATION_FAMILY && self.scenario.migration_no_start {
@@ -151,17 +141,21 @@ impl World {
         self.tasks.len() - 1
     }
 
-    pub(super) fn write_log(&mut self, i: usize, at: i64, message: String) {
+    /// Task `i`'s log stream, created empty on first use.
+    fn log_stream(&mut self, i: usize) -> &mut LogStream {
         let (group, stream) = (
             self.tasks[i].log_group.clone(),
             self.tasks[i].log_stream.clone(),
         );
-        let s = self
-            .logs
+        self.logs
             .entry(group)
             .or_default()
             .entry(stream)
-            .or_default();
+            .or_default()
+    }
+
+    pub(super) fn write_log(&mut self, i: usize, at: i64, message: String) {
+        let s = self.log_stream(i);
         if s.events.is_empty() && s.created_at == 0 {
             s.created_at = at;
         }
@@ -203,16 +197,7 @@ impl World {
                 }
                 let id = self.tasks[i].id.clone();
                 // The awslogs driver creates the stream when the container starts.
-                let (group, stream) = (
-                    self.tasks[i].log_group.clone(),
-                    self.tasks[i].log_stream.clone(),
-                );
-                let s = self
-                    .logs
-                    .entry(group)
-                    .or_default()
-                    .entry(stream)
-                    .or_default();
+                let s = self.log_stream(i);
                 if s.created_at == 0 {
                     s.created_at = at;
                 }
