@@ -46,6 +46,22 @@ fn declared_outputs(bin: &Path) -> Option<Vec<String>> {
     )
 }
 
+/// Insta settings that replace what differs between any two runs of an action: loopback ports,
+/// stop-commands pause tokens, image digests and ECS deployment ids. A crate's tests add the
+/// filters of their own (durations, times, task ids) on top, then `bind` their assertions.
+pub fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"swa-[0-9a-f]{32}", "swa-[TOKEN]");
+    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+    settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
+    settings.add_filter(r"ecs-svc/[0-9A-Za-z]+", "ecs-svc/[ID]");
+    settings
+}
+
+/// A duration as the actions print them (`850ms`, `1.5s`, `2m30s`), for
+/// `settings.add_filter(DURATION, "[DURATION]")`.
+pub const DURATION: &str = r"\b(\d+h)?(\d+m)?\d+(\.\d+)?(ms|s)\b";
+
 /// Starts the local sandbox with `scenario` (comma-separated names) and its clock 30 times
 /// faster than real time.
 pub fn sandbox(scenario: &str) -> swa_sandbox::Sandbox {

@@ -21,14 +21,13 @@ const FRONTEND_REF: &str = "fedcba9876543210fedcba9876543210fedcba98";
 /// Asserts snapshots of what users read with what varies between runs (correlation ids,
 /// ports, times, durations) replaced by placeholders.
 pub(crate) fn snapshots(assertions: impl FnOnce()) {
-    let mut settings = insta::Settings::clone_current();
+    let mut settings = swa_testing::snapshot_settings();
     settings.add_filter(
         r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
         "[CORRELATION-ID]",
     );
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
     settings.add_filter(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\b", "[TIME]");
-    settings.add_filter(r"\b(\d+h)?(\d+m)?\d+(\.\d+)?(ms|s)\b", "[DURATION]");
+    settings.add_filter(swa_testing::DURATION, "[DURATION]");
     settings.bind(assertions);
 }
 

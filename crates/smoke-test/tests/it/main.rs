@@ -18,9 +18,7 @@ pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_smoke-test");
 /// Asserts snapshots of what users read with what varies between runs (ports, latencies)
 /// replaced by placeholders.
 pub(crate) fn snapshots(assertions: impl FnOnce()) {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
-    settings.add_filter(r"swa-[0-9a-f]{32}", "swa-[TOKEN]");
+    let mut settings = swa_testing::snapshot_settings();
     settings.add_filter(r"(\d{3}) in \d+ ?ms", "$1 in [LATENCY]");
     settings.add_filter(r"\| \d+ ?ms \|", "| [LATENCY] |");
     settings.bind(assertions);

@@ -69,11 +69,9 @@ impl Counts for StepRun {
 /// Asserts snapshots of what users read with what varies between runs (ports, temporary
 /// folders, durations, pause tokens) replaced by placeholders.
 pub(crate) fn snapshots(assertions: impl FnOnce()) {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+    let mut settings = swa_testing::snapshot_settings();
     settings.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[TMP]");
-    settings.add_filter(r"swa-[0-9a-f]{32}", "swa-[TOKEN]");
-    settings.add_filter(r"\b(\d+h)?(\d+m)?\d+(\.\d+)?(ms|s)\b", "[DURATION]");
+    settings.add_filter(swa_testing::DURATION, "[DURATION]");
     settings.bind(assertions);
 }
 

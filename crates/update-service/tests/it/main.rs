@@ -58,14 +58,7 @@ fn read(run: &StepRun) -> String {
 /// Snapshots `text` with the values that vary between runs replaced.
 macro_rules! assert_read {
     ($name:expr, $text:expr) => {
-        insta::with_settings!({filters => vec![
-            (r"sha256:[0-9a-f]{64}", "sha256:[digest]"),
-            (r"ecs-svc/[0-9A-Za-z]+", "ecs-svc/[id]"),
-            (r"swa-[0-9a-f]{32}", "[pause token]"),
-            (r"127\.0\.0\.1:[0-9]+", "127.0.0.1:[port]"),
-        ]}, {
-            insta::assert_snapshot!($name, $text);
-        });
+        swa_testing::snapshot_settings().bind(|| insta::assert_snapshot!($name, $text))
     };
 }
 

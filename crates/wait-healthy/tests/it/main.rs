@@ -16,14 +16,11 @@ use rollout::start_rollout;
 /// Asserts snapshots of what users read with what varies between runs (task and deployment
 /// ids, pause tokens, times, durations, ports, IP addresses) replaced by placeholders.
 fn snapshots(assertions: impl FnOnce()) {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"swa-[0-9a-f]{32}", "swa-[TOKEN]");
+    let mut settings = swa_testing::snapshot_settings();
     settings.add_filter(r"\b[0-9a-f]{32}\b", "[TASK]");
-    settings.add_filter(r"ecs-svc/\d+", "ecs-svc/[ID]");
     settings.add_filter(r"\b\d{2}:\d{2}:\d{2}\b", "[TIME]");
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
     settings.add_filter(r"\b10\.0\.\d+\.\d+\b", "[IP]");
-    settings.add_filter(r"\b(\d+h)?(\d+m)?\d+(\.\d+)?(ms|s)\b", "[DURATION]");
+    settings.add_filter(swa_testing::DURATION, "[DURATION]");
     settings.add_filter(r"\b\d+ polls in a row\b", "[N] polls in a row");
     settings.add_filter(
         r"\| Health probes \| \d+ \(\d+ failed\) \|",
