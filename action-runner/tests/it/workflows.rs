@@ -662,15 +662,21 @@ fn the_readmes_workflow_examples_pass_actionlint() {
 
 #[test]
 fn an_outdated_runtime_in_an_example_fails_actionlint() {
-    // The check above can fail: actionlint knows checkout@v2 runs on a removed runtime.
+    // The check above can fail, for the reason it exists: actionlint knows checkout@v4 runs on
+    // Node 20, which GitHub's runners no longer have.
     let actionlint = root().join(".venv/bin/actionlint");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("old.yml");
-    fs::write(&file, as_workflow("- uses: actions/checkout@v2\n")).unwrap();
+    fs::write(&file, as_workflow("- uses: actions/checkout@v4\n")).unwrap();
     let out = std::process::Command::new(&actionlint)
         .arg("-no-color")
         .arg(&file)
         .output()
         .unwrap();
-    assert!(!out.status.success(), "{out:?}");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    assert!(
+        report.contains(r#"runtime "node20" is deprecated"#),
+        "{report}"
+    );
 }
