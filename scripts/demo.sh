@@ -87,7 +87,7 @@ if [ -z "$failed" ]; then
     step "Wait until healthy" wait-healthy \
       cluster=startupwebapp-cluster service=startupwebapp-service \
       deployment-id="$deployment" health-url="$APP_URL/health" \
-      health-expect='{"status":"healthy","database":"ok"}' timeout=10m
+      health-expect='{"status":"healthy","database":"ok"}' timeout=10m poll-interval=1s
     [ $rc -eq 0 ] || failed="wait-healthy"
   else
     failed="update-service"

@@ -30,12 +30,14 @@ mod taskdef;
 pub use error::{EcsError, EcsFault};
 pub use history::{DeployedRevision, HistoryError, last_successful_other_than};
 pub use image::{DigestError, EcrRepo, ImageRef, pin_image, resolve_digest};
-pub use logs::{LogLocation, LogTailError, NoLogLocation, log_location, tail, task_id};
+pub use logs::{
+    LogLocation, LogTailError, NoLogLocation, log_location, tail, task_id, telling_line,
+};
 pub use service::{
     active_service, check_name, describe_service, describe_services_error,
     describe_task_definition, revision_label,
 };
-pub use stopped::{ContainerExit, StoppedTask};
+pub use stopped::{ContainerExit, StoppedTask, task_ip};
 pub use taskdef::{
     Change, ContainerChoiceError, READ_ONLY_FIELDS, REGISTRABLE_FIELDS, Registration, RenderError,
     choose_container, parse_env_lines, redacted_diff, unified_diff,

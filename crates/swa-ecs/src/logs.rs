@@ -41,6 +41,35 @@ pub enum NoLogLocation {
 }
 
 /// The task id: the last part of a task ARN (`arn:aws:ecs:…:task/cluster/0123abcd` -> `0123abcd`).
+/// The line of a log tail that says best why the process ended: the exception a Python
+/// traceback ends with (the first line that is not indented after the traceback's header or its
+/// indented `File "…"` frames, so a tail that cut the header off still has it), else the last
+/// line that is not blank.
+pub fn telling_line(lines: &[String]) -> Option<&str> {
+    let mut telling = None;
+    let mut in_traceback = false;
+    for line in lines {
+        let indented = line.starts_with([' ', '\t']);
+        if line
+            .trim_start()
+            .starts_with("Traceback (most recent call last):")
+            || (indented && line.trim_start().starts_with("File \""))
+        {
+            in_traceback = true;
+        } else if in_traceback && !indented && !line.trim().is_empty() {
+            in_traceback = false;
+            telling = Some(line.trim_end());
+        }
+    }
+    telling.or_else(|| {
+        lines
+            .iter()
+            .rev()
+            .map(|l| l.trim_end())
+            .find(|l| !l.trim().is_empty())
+    })
+}
+
 pub fn task_id(task_arn: &str) -> &str {
     task_arn.rsplit('/').next().unwrap_or(task_arn)
 }
@@ -162,6 +191,36 @@ mod tests {
     use aws_smithy_mocks::mock;
     use logs::operation::get_log_events::{GetLogEventsError, GetLogEventsOutput};
     use logs::types::OutputLogEvent;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(String::from).collect()
+    }
+
+    #[test]
+    fn the_telling_line_is_the_exception_a_traceback_ends_with() {
+        let gunicorn = lines(
+            "[INFO] Booting worker with pid: 7\n[ERROR] Exception in worker process\nTraceback (most recent call last):\n  File \"/app/wsgi.py\", line 16, in <module>\n    application = get_wsgi_application()\ndjango.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty.\n[INFO] Worker exiting (pid: 7)\n[ERROR] Reason: Worker failed to boot.",
+        );
+        assert_eq!(
+            telling_line(&gunicorn),
+            Some(
+                "django.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty."
+            )
+        );
+        let cut = &gunicorn[3..];
+        assert_eq!(
+            telling_line(cut),
+            Some(
+                "django.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty."
+            )
+        );
+        assert_eq!(
+            telling_line(&lines("starting\nout of disk  \n\n")),
+            Some("out of disk")
+        );
+        assert_eq!(telling_line(&lines("\n \n")), None);
+        assert_eq!(telling_line(&[]), None);
+    }
 
     fn definition(driver: LogDriver, prefix: Option<&str>) -> TaskDefinition {
         let mut config = LogConfiguration::builder()

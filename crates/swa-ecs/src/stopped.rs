@@ -56,6 +56,8 @@ pub struct StoppedTask {
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
     pub containers: Vec<ContainerExit>,
+    /// Its private IP address (awsvpc), which is its target in the service's target groups.
+    pub ip: Option<String>,
 }
 
 impl StoppedTask {
@@ -79,6 +81,7 @@ impl StoppedTask {
             task_definition_arn: task.task_definition_arn().map(String::from),
             stop_code: task.stop_code().map(|c| c.as_str().to_string()),
             stopped_reason: task.stopped_reason().map(String::from),
+            ip: task_ip(task),
             containers: task
                 .containers()
                 .iter()
@@ -99,6 +102,44 @@ impl StoppedTask {
     pub fn essentials_exited_zero(&self) -> bool {
         let mut essentials = self.containers.iter().filter(|c| c.essential).peekable();
         essentials.peek().is_some() && essentials.all(|c| c.exit_code == Some(0))
+    }
+
+    /// The task failed: ECS stopped it for failing its load balancer's or its containers' health
+    /// checks, it never started, or an essential container ended with a failure. A task ECS or
+    /// a person stopped on purpose (a scale-in, a rollback replacing it, a StopTask) is no
+    /// failure, whatever its containers' exit codes on the stop signal.
+    pub fn failed(&self) -> bool {
+        if self.stopped_reason.as_deref().is_some_and(|r| {
+            r.contains("failed ELB health checks") || r.contains("failed container health checks")
+        }) {
+            return true;
+        }
+        match self.stop_code.as_deref() {
+            Some("TaskFailedToStart") => true,
+            Some(
+                "ServiceSchedulerInitiated"
+                | "UserInitiated"
+                | "SpotInterruption"
+                | "TerminationNotice",
+            ) => false,
+            _ => self.failed_containers().next().is_some(),
+        }
+    }
+
+    /// ECS stopped it because it failed its target group's health checks.
+    pub fn failed_elb_health_checks(&self) -> bool {
+        self.stopped_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("failed ELB health checks"))
+    }
+
+    /// How it stopped, without which task it was: tasks that fail alike have the same one.
+    pub fn failure_kind(&self) -> String {
+        let summary = self.summary();
+        summary
+            .strip_prefix(&format!("task {} ", self.task_id))
+            .unwrap_or(&summary)
+            .to_string()
     }
 
     /// The containers that failed (non-zero exit, or never started with a reason).
@@ -126,6 +167,23 @@ impl StoppedTask {
         }
         text
     }
+}
+
+/// A task's private IP address (its awsvpc network interface).
+pub fn task_ip(task: &Task) -> Option<String> {
+    task.attachments()
+        .iter()
+        .flat_map(|a| a.details())
+        .find(|d| d.name() == Some("privateIPv4Address"))
+        .and_then(|d| d.value())
+        .map(String::from)
+        .or_else(|| {
+            task.containers()
+                .iter()
+                .flat_map(|c| c.network_interfaces())
+                .find_map(|n| n.private_ipv4_address())
+                .map(String::from)
+        })
 }
 
 impl std::fmt::Display for StoppedTask {
@@ -252,5 +310,84 @@ mod tests {
         assert_eq!(done.failed_containers().count(), 0);
         let no_containers = StoppedTask::new(&Task::builder().task_arn(ARN).build(), None);
         assert!(!no_containers.essentials_exited_zero());
+    }
+
+    #[test]
+    fn a_task_stopped_on_purpose_is_no_failure_whatever_its_exit_code() {
+        let stopped = |code: TaskStopCode, reason: &str, exit: Option<i32>| {
+            let mut container = Container::builder().name("startupwebapp");
+            if let Some(exit) = exit {
+                container = container.exit_code(exit);
+            }
+            StoppedTask::new(
+                &Task::builder()
+                    .task_arn(ARN)
+                    .stop_code(code)
+                    .stopped_reason(reason)
+                    .containers(container.build())
+                    .build(),
+                None,
+            )
+        };
+        use TaskStopCode::*;
+        let cases = [
+            (
+                EssentialContainerExited,
+                "Essential container in task exited",
+                Some(1),
+                true,
+            ),
+            (
+                EssentialContainerExited,
+                "Essential container in task exited",
+                Some(0),
+                false,
+            ),
+            (
+                TaskFailedToStart,
+                "CannotPullContainerError: not found",
+                None,
+                true,
+            ),
+            (
+                ServiceSchedulerInitiated,
+                "Task failed ELB health checks in (target-group x)",
+                Some(143),
+                true,
+            ),
+            (
+                ServiceSchedulerInitiated,
+                "Task failed container health checks",
+                Some(143),
+                true,
+            ),
+            (
+                ServiceSchedulerInitiated,
+                "Scaling activity initiated by (deployment ecs-svc/1)",
+                Some(137),
+                false,
+            ),
+            (
+                ServiceSchedulerInitiated,
+                "Scaling activity initiated by (deployment ecs-svc/1)",
+                None,
+                false,
+            ),
+            (UserInitiated, "Task stopped by a person", Some(143), false),
+        ];
+        for (code, reason, exit, failed) in cases {
+            let task = stopped(code.clone(), reason, exit);
+            assert_eq!(task.failed(), failed, "{code:?} {reason} {exit:?}");
+        }
+        let elb = stopped(
+            ServiceSchedulerInitiated,
+            "Task failed ELB health checks in (target-group x)",
+            Some(143),
+        );
+        assert!(elb.failed_elb_health_checks());
+        assert_eq!(
+            elb.failure_kind(),
+            "stopped (ServiceSchedulerInitiated: Task failed ELB health checks in (target-group x)); startupwebapp exited 143"
+        );
     }
 }

@@ -245,10 +245,12 @@ impl Gha {
         let Some(path) = path else {
             return Ok(());
         };
+        // Every block ends with a blank line, so that the next one (this step's or the next
+        // step's) starts a block of its own: a heading right after an HTML block such as
+        // `</details>`, or a paragraph right after a table, would otherwise be read into it.
         let mut text = self.mask(markdown);
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
+        text.truncate(text.trim_end_matches('\n').len());
+        text.push_str("\n\n");
         append(PathBuf::from(path), &text)
     }
 }
@@ -324,7 +326,52 @@ mod tests {
         assert!(text.contains("token is ***\n"));
         assert!(text.contains("::error title=Bad ***::failed with ***\n"));
         let summary = std::fs::read_to_string(dir.path().join("summary")).expect("read");
-        assert_eq!(summary, "| *** |\n");
+        assert_eq!(summary, "| *** |\n\n");
+    }
+
+    /// The headings GitHub renders in a summary (CommonMark with tables).
+    fn rendered_headings(markdown: &str) -> Vec<String> {
+        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+        let mut headings = Vec::new();
+        let mut current: Option<String> = None;
+        for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+            match event {
+                Event::Start(Tag::Heading { .. }) => current = Some(String::new()),
+                Event::Text(t) => {
+                    if let Some(h) = current.as_mut() {
+                        h.push_str(&t);
+                    }
+                }
+                Event::End(TagEnd::Heading(_)) => headings.extend(current.take()),
+                _ => {}
+            }
+        }
+        headings
+    }
+
+    #[test]
+    fn each_summary_block_ends_so_that_the_next_one_renders_as_written() {
+        let (gha, _log, dir) = gha_with_files();
+        // One step ends with an HTML block, the next starts with a heading; one ends with a
+        // table, the next starts with a paragraph.
+        gha.summary("### update-service\n\n<details><summary>Changes</summary>\n\n```diff\n-a\n+b\n```\n\n</details>")
+            .expect("summary");
+        gha.summary("### wait-healthy\n\n| | |\n|---|---|\n| a | b |\n")
+            .expect("summary");
+        gha.summary("plain words after a table").expect("summary");
+        let summary = std::fs::read_to_string(dir.path().join("summary")).expect("read");
+        assert_eq!(
+            rendered_headings(&summary),
+            ["update-service", "wait-healthy"],
+            "{summary}"
+        );
+        assert!(
+            summary.ends_with("| a | b |\n\nplain words after a table\n\n"),
+            "{summary}"
+        );
+        // Without the blank line the second heading is read into the HTML block.
+        let glued = "<details>\n\n</details>\n### wait-healthy\n";
+        assert!(rendered_headings(glued).is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod markdown;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -300,13 +301,17 @@ impl Files {
                 );
             }
         }
+        let summary = std::fs::read_to_string(&self.summary).unwrap_or_default();
+        if let Err(problem) = markdown::check(&summary) {
+            panic!("{problem}\n--- the step's summary ---\n{summary}");
+        }
         StepRun {
             code: code.unwrap_or(-1),
             log,
             stderr: String::from_utf8_lossy(stderr).into_owned(),
             outputs: parse_outputs(&outputs_raw),
             outputs_raw,
-            summary: std::fs::read_to_string(&self.summary).unwrap_or_default(),
+            summary,
         }
     }
 }

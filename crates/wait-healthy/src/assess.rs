@@ -117,6 +117,153 @@ pub struct Targets {
     pub groups: Vec<(LoadBalancer, Result<Vec<TargetHealthDescription>, String>)>,
 }
 
+/// A new task's target as last seen neither healthy nor still registering: its state and the
+/// load balancer's reason, which are gone once ECS has replaced the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnhealthyTarget {
+    /// `ip:port`.
+    pub target: String,
+    pub ip: String,
+    /// The target group's short name.
+    pub group: String,
+    pub state: String,
+    /// `Target.ResponseCodeMismatch`, `Target.Timeout`, ...
+    pub reason: Option<String>,
+    /// `Health checks failed with these codes: [503]`, ...
+    pub description: Option<String>,
+}
+
+impl UnhealthyTarget {
+    /// `10.0.1.48:8000 unhealthy: Target.ResponseCodeMismatch (Health checks failed with these
+    /// codes: [503])`.
+    pub fn line(&self) -> String {
+        let mut line = format!("{} {}", self.target, Foreign(&self.state));
+        match (&self.reason, &self.description) {
+            (Some(r), Some(d)) => line.push_str(&format!(": {} ({})", Foreign(r), Foreign(d))),
+            (Some(one), None) | (None, Some(one)) => line.push_str(&format!(": {}", Foreign(one))),
+            (None, None) => {}
+        }
+        line
+    }
+}
+
+/// What a target group's health check asks of a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub group: String,
+    pub protocol: Option<String>,
+    pub path: Option<String>,
+    pub port: Option<String>,
+    /// The HTTP codes (or gRPC codes) that count as healthy.
+    pub matcher: Option<String>,
+}
+
+impl HealthCheck {
+    /// `HTTP 200 from GET /health on traffic-port`.
+    pub fn expects(&self) -> String {
+        let protocol = self.protocol.as_deref().unwrap_or("HTTP");
+        let mut text = match &self.matcher {
+            Some(codes) => format!("{} {}", Foreign(protocol), Foreign(codes)),
+            None => format!("a {} answer", Foreign(protocol)),
+        };
+        if let Some(path) = &self.path {
+            text.push_str(&format!(" from GET {}", Foreign(path)));
+        }
+        if let Some(port) = &self.port {
+            text.push_str(&format!(" on {}", Foreign(port)));
+        }
+        text
+    }
+}
+
+/// Records the new tasks' targets that are unhealthy (or unused, unavailable): the latest state
+/// of each replaces the one before. Healthy, registering and draining targets say nothing new.
+pub fn record_unhealthy(targets: &Targets, seen: &mut Vec<UnhealthyTarget>) {
+    let Ok(ips) = &targets.ips else { return };
+    for (lb, health) in &targets.groups {
+        let Ok(descriptions) = health else { continue };
+        for description in descriptions {
+            let Some(target) = description.target() else {
+                continue;
+            };
+            let Some(ip) = target.id().filter(|id| ips.iter().any(|ip| ip == id)) else {
+                continue;
+            };
+            let Some(health) = description.target_health() else {
+                continue;
+            };
+            let state = health.state().map(|s| s.as_str()).unwrap_or("unknown");
+            if matches!(state, "healthy" | "initial" | "draining") {
+                continue;
+            }
+            let found = UnhealthyTarget {
+                target: match target.port() {
+                    Some(port) => format!("{ip}:{port}"),
+                    None => ip.to_string(),
+                },
+                ip: ip.to_string(),
+                group: short_target_group(&lb.target_group).to_string(),
+                state: state.to_string(),
+                reason: health.reason().map(|r| r.as_str().to_string()),
+                description: health.description().map(String::from),
+            };
+            match seen
+                .iter_mut()
+                .find(|s| s.target == found.target && s.group == found.group)
+            {
+                Some(known) => *known = found,
+                None => seen.push(found),
+            }
+        }
+    }
+}
+
+/// The first failed task, as the error that ends the wait tells it: how it stopped, and what
+/// says why: the line its log ends with when a container failed; when the load balancer failed
+/// it, the health its target was last seen in (or, when the polls missed it, that of the
+/// target of a later failed task: `target` is the task id with it) and what the health check
+/// expects.
+pub fn first_failure(
+    stopped: &StoppedTask,
+    log: Option<(&str, &str)>,
+    target: Option<(&str, &UnhealthyTarget)>,
+    check: Option<&HealthCheck>,
+) -> String {
+    let mut text = format!(
+        "First failed task {}: {}",
+        stopped.task_id,
+        stopped.failure_kind()
+    );
+    if stopped.failed_elb_health_checks() {
+        match target {
+            Some((task, target)) if task == stopped.task_id => {
+                text.push_str(&format!("; its target was {}", target.line()));
+            }
+            Some((task, target)) => {
+                text.push_str(&format!(
+                    "; the target of task {task} was {}",
+                    target.line()
+                ));
+            }
+            None => {}
+        }
+        if let Some(check) = check {
+            text.push_str(&format!(
+                "; the health check of {} expects {}",
+                Foreign(&check.group),
+                check.expects()
+            ));
+        }
+    } else if let Some((container, line)) = log {
+        text.push_str(&format!(
+            "; the log of {} ends: {}",
+            Foreign(container),
+            Foreign(line)
+        ));
+    }
+    text
+}
+
 /// What one poll observed.
 #[derive(Debug, Clone, Copy)]
 pub struct Observed<'a> {
@@ -303,13 +450,13 @@ pub fn assess(
         };
         return Assessment::over(progress, outcome);
     }
-    if failed as usize > observed.stopped.len() && !observed.stopped_listed {
+    let failures: Vec<&StoppedTask> = observed.stopped.iter().filter(|s| s.failed()).collect();
+    if failed as usize > failures.len() && !observed.stopped_listed {
         return Assessment::look(progress, Look::StoppedTasks);
     }
-    progress.failed_tasks = progress.failed_tasks.max(observed.stopped.len() as u32);
+    progress.failed_tasks = progress.failed_tasks.max(failures.len() as u32);
     if progress.failed_tasks >= settings.max_failed_tasks {
-        let last = observed
-            .stopped
+        let last = failures
             .last()
             .map(|s| format!("; last: {}", s.summary()))
             .unwrap_or_default();
@@ -571,16 +718,13 @@ pub fn target_problems(targets: &Targets, desired: i32) -> Vec<String> {
             };
             let state = health.state().map(|s| s.as_str()).unwrap_or("unknown");
             if state != "healthy" {
-                let reason = health
-                    .reason()
-                    .map(|r| r.as_str().to_string())
-                    .or_else(|| health.description().map(String::from));
-                problems.push(format!(
-                    "target {label} {state}{}",
-                    reason
-                        .map(|r| format!(": {}", Foreign(&r)))
-                        .unwrap_or_default()
-                ));
+                let reason = match (health.reason(), health.description()) {
+                    (Some(r), Some(d)) => format!(": {} ({})", r.as_str(), Foreign(d)),
+                    (Some(r), None) => format!(": {}", r.as_str()),
+                    (None, Some(d)) => format!(": {}", Foreign(d)),
+                    (None, None) => String::new(),
+                };
+                problems.push(format!("target {label} {state}{reason}"));
             }
         }
     }

@@ -1,7 +1,7 @@
 //! `wait-healthy`: wait for an ECS deployment to be healthy, and say why when it is not.
 //!
 //! One DescribeServices per poll; tasks, targets and logs only when they are needed. A failure
-//! (rollout FAILED, a circuit-breaker rollback, `max-failed-tasks` stopped tasks) ends the wait as
+//! (rollout FAILED, a circuit-breaker rollback, `max-failed-tasks` failed tasks) ends the wait as
 //! soon as it is seen, with the stopped tasks' reasons and their containers' last log lines.
 //! Another update of the service replacing the deployment ends it as `superseded`; ECS
 //! unreachable for `unreachable-timeout` ends it as `error`.

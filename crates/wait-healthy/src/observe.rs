@@ -15,7 +15,7 @@ use swa_aws::{error_code, error_text, is_throttling};
 use swa_ecs::{ContainerLog, StoppedTask};
 use swa_gha::{ActionError, Foreign};
 
-use crate::assess::{Targets, Watched};
+use crate::assess::{HealthCheck, Targets, Watched};
 use crate::pace::Pacer;
 use crate::watch::{Checked, Clients};
 
@@ -144,7 +144,7 @@ impl Observer {
                     let ips: Vec<String> = tasks
                         .iter()
                         .filter(|t| t.last_status() == Some("RUNNING"))
-                        .filter_map(task_ip)
+                        .filter_map(swa_ecs::task_ip)
                         .collect();
                     self.task_ips = Some((desired, ips.clone()));
                     ips
@@ -173,11 +173,65 @@ impl Observer {
                     .map_err(|e| error_text(&e));
                 groups.push((lb.clone(), health));
             }
+            // A task replaced since its address was read leaves its target draining (or gone):
+            // the addresses are read again on the next look.
+            let replaced = groups.iter().any(|(_, health)| {
+                health.as_ref().is_ok_and(|descriptions| {
+                    ips.iter().any(|ip| {
+                        let target = descriptions
+                            .iter()
+                            .find(|d| d.target().and_then(|t| t.id()) == Some(ip.as_str()));
+                        target
+                            .and_then(|d| d.target_health())
+                            .and_then(|h| h.state())
+                            .is_none_or(|s| matches!(s.as_str(), "draining" | "unused"))
+                    })
+                })
+            });
+            if replaced {
+                self.task_ips = None;
+            }
         }
         Targets {
             ips: Ok(ips),
             groups,
         }
+    }
+
+    /// What the health check of each of the service's target groups expects (one
+    /// DescribeTargetGroups); nothing when it cannot be read.
+    pub async fn health_checks(&self, watched: &Watched) -> Vec<HealthCheck> {
+        if watched.load_balancers.is_empty() {
+            return Vec::new();
+        }
+        let arns = watched
+            .load_balancers
+            .iter()
+            .map(|lb| lb.target_group.clone())
+            .collect();
+        let Ok(out) = self
+            .clients
+            .elbv2
+            .describe_target_groups()
+            .set_target_group_arns(Some(arns))
+            .send()
+            .await
+        else {
+            return Vec::new();
+        };
+        out.target_groups()
+            .iter()
+            .map(|g| HealthCheck {
+                group: g.target_group_name().unwrap_or_default().to_string(),
+                protocol: g.health_check_protocol().map(|p| p.as_str().to_string()),
+                path: g.health_check_path().map(String::from),
+                port: g.health_check_port().map(String::from),
+                matcher: g
+                    .matcher()
+                    .and_then(|m| m.http_code().or(m.grpc_code()))
+                    .map(String::from),
+            })
+            .collect()
     }
 
     /// The last `lines` log lines of the stopped task's failed containers.
@@ -280,21 +334,4 @@ impl Events {
             })
             .collect()
     }
-}
-
-/// The task's private IP (awsvpc ENI).
-fn task_ip(task: &Task) -> Option<String> {
-    task.attachments()
-        .iter()
-        .flat_map(|a| a.details())
-        .find(|d| d.name() == Some("privateIPv4Address"))
-        .and_then(|d| d.value())
-        .map(String::from)
-        .or_else(|| {
-            task.containers()
-                .iter()
-                .flat_map(|c| c.network_interfaces())
-                .find_map(|n| n.private_ipv4_address())
-                .map(String::from)
-        })
 }

@@ -6,7 +6,9 @@ use aws_sdk_ecs::types::TaskDefinition;
 use swa_ecs::{ContainerLog, StoppedTask};
 use swa_gha::{ActionError, Foreign, Gha, format_duration, md};
 
-use crate::assess::{Outcome, Progress, Successor, Verdict, Watched, plural};
+use crate::assess::{
+    HealthCheck, Outcome, Progress, Successor, UnhealthyTarget, Verdict, Watched, plural,
+};
 use crate::observe::Event;
 use crate::watch::Checked;
 use swa_ecs::revision_label;
@@ -75,17 +77,27 @@ impl Report {
             .warning(format!("Could not list the stopped tasks: {error}"));
     }
 
+    /// A stopped task of the deployment: a warning when it failed; a task stopped on purpose
+    /// (by the rollback, a scale-in) is said as it is.
     pub fn stopped(&self, stopped: &StoppedTask) {
-        self.gha.warning(stopped.summary());
+        if stopped.failed() {
+            self.gha.warning(stopped.summary());
+        } else {
+            self.gha.info(format!(
+                "{} (stopped on purpose: not a failure)",
+                stopped.summary()
+            ));
+        }
     }
 
-    /// One stopped task in the log (a group with its containers' last log lines, inside a
-    /// commands pause); returns its section of the summary.
+    /// One failed task in the log (a group with its containers' last log lines, inside a
+    /// commands pause); returns its section of the summary: the log lines as code blocks.
     pub fn stopped_task(&self, stopped: &StoppedTask, logs: &[ContainerLog]) -> String {
         self.gha
             .group_start(&format!("Stopped task {}", stopped.task_id));
         self.gha.info(stopped.summary());
-        let mut section = format!("- {}\n", md::text(&stopped.summary()));
+        let mut section = String::new();
+        let task = md::code(&stopped.task_id);
         for tail in logs {
             let where_ = tail
                 .location
@@ -103,7 +115,7 @@ impl Report {
                     let block: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
                     self.gha.foreign_block(&block.join("\n"));
                     section.push_str(&format!(
-                        "\n  Last {} log lines of {}:\n\n{}",
+                        "Last {} log lines of {} in task {task}:\n\n{}\n",
                         lines.len(),
                         md::code(&tail.container),
                         md::fenced("", &lines.join("\n"))
@@ -116,7 +128,7 @@ impl Report {
                         Foreign(why)
                     ));
                     section.push_str(&format!(
-                        "  No logs for {}: {}\n",
+                        "No logs for {} in task {task}: {}\n\n",
                         md::code(&tail.container),
                         md::text(why)
                     ));
@@ -187,9 +199,12 @@ pub struct Wait<'a> {
     pub elapsed: Duration,
     pub phases: &'a [(&'static str, Duration)],
     pub missing: &'a [String],
-    pub stopped: &'a [StoppedTask],
-    /// The stopped tasks' sections with their log lines, when they were reported.
-    pub stopped_sections: &'a [String],
+    /// The deployment's failed tasks, oldest first.
+    pub failed: &'a [StoppedTask],
+    /// Sections with the log lines of the failed tasks shown in full.
+    pub failed_sections: &'a [String],
+    pub unhealthy_targets: &'a [UnhealthyTarget],
+    pub health_checks: &'a [HealthCheck],
     pub events: &'a [Event],
     pub last_error: Option<&'a str>,
 }
@@ -263,26 +278,50 @@ fn summary(wait: &Wait) -> String {
             md.push_str(&format!("| {name} | {} |\n", format_duration(*at)));
         }
     }
-    let missing_is_news = !matches!(
-        outcome.verdict,
-        Verdict::Healthy | Verdict::Error | Verdict::Superseded
-    );
-    if missing_is_news && !wait.missing.is_empty() {
+    // What was missing is news only when time ran out: after a failure it is a look older than
+    // the verdict's.
+    if outcome.verdict == Verdict::Timeout && !wait.missing.is_empty() {
         md.push_str("\n#### Still missing\n\n");
         for m in wait.missing {
             md.push_str(&format!("- {}\n", md::text(m)));
         }
     }
-    if !wait.stopped.is_empty() {
-        md.push_str("\n#### Stopped tasks\n\n");
-        if wait.stopped_sections.is_empty() {
-            for s in wait.stopped {
-                md.push_str(&format!("- {}\n", md::text(&s.summary())));
+    if !wait.unhealthy_targets.is_empty() || !wait.health_checks.is_empty() {
+        md.push_str("\n#### Targets\n\n");
+        if !wait.unhealthy_targets.is_empty() {
+            md.push_str(
+                "| Target | Target group | State | Reason | Description |\n|---|---|---|---|---|\n",
+            );
+            for t in wait.unhealthy_targets {
+                let or_dash =
+                    |v: &Option<String>| v.as_deref().map(md::text).unwrap_or_else(|| "-".into());
+                md.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    md::code(&t.target),
+                    md::code(&t.group),
+                    md::text(&t.state),
+                    or_dash(&t.reason),
+                    or_dash(&t.description)
+                ));
             }
-        } else {
-            for section in wait.stopped_sections {
-                md.push_str(section);
-            }
+            md.push('\n');
+        }
+        for check in wait.health_checks {
+            md.push_str(&format!(
+                "The health check of {} expects {}.\n\n",
+                md::code(&check.group),
+                md::text(&check.expects())
+            ));
+        }
+    }
+    if !wait.failed.is_empty() {
+        md.push_str("\n#### Failed tasks\n\n");
+        for s in wait.failed {
+            md.push_str(&format!("- {}\n", md::text(&s.summary())));
+        }
+        for section in wait.failed_sections {
+            md.push('\n');
+            md.push_str(section);
         }
     }
     if !wait.events.is_empty() {

@@ -6,11 +6,12 @@ use aws_sdk_cloudwatchlogs as logs;
 use aws_sdk_ecs as ecs;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use ecs::types::{Service, TaskDefinition};
-use swa_ecs::StoppedTask;
+use swa_ecs::{ContainerLog, StoppedTask};
 use swa_gha::{ActionError, Gha};
 
 use crate::assess::{
-    self, Failing, Look, Next, Observed, Outcome, Progress, Successor, Targets, Verdict, Watched,
+    self, Failing, Look, Next, Observed, Outcome, Progress, Successor, Targets, UnhealthyTarget,
+    Verdict, Watched,
 };
 use crate::observe::{Event, Events, Observer, Unanswered};
 use crate::probe::{Probe, Prober};
@@ -90,6 +91,8 @@ pub struct Watch {
     stopped: Vec<StoppedTask>,
     phases: Vec<(&'static str, Duration)>,
     missing: Vec<String>,
+    /// The new tasks' targets last seen unhealthy, with the load balancer's reasons.
+    unhealthy_targets: Vec<UnhealthyTarget>,
     close: bool,
     successor: Option<Successor>,
 }
@@ -124,6 +127,7 @@ impl Watch {
             stopped: Vec::new(),
             phases: Vec::new(),
             missing: vec!["the service has not been described yet".into()],
+            unhealthy_targets: Vec::new(),
             close: false,
             successor: None,
         })
@@ -276,7 +280,9 @@ impl Watch {
                     stopped_listed = true;
                 }
                 Next::Look(Look::Targets { desired }) => {
-                    targets = Some(self.observer.targets(watched, desired).await);
+                    let read = self.observer.targets(watched, desired).await;
+                    assess::record_unhealthy(&read, &mut self.unhealthy_targets);
+                    targets = Some(read);
                 }
                 _ => break assessment,
             }
@@ -327,30 +333,75 @@ impl Watch {
         }
     }
 
-    /// Reports the outcome: the stopped tasks and their logs, the outputs, the summary; an
-    /// error for anything but healthy.
-    pub async fn finish(&mut self, outcome: Outcome) -> Result<(), ActionError> {
+    /// Reports the outcome: the failed tasks and their logs, the outputs, the summary; an error
+    /// for anything but healthy, which names the first failure and what says why.
+    pub async fn finish(&mut self, mut outcome: Outcome) -> Result<(), ActionError> {
         let elapsed = self.start.elapsed();
         // The verdict is in: a probe still waiting for its answer does not count.
         if let Some(prober) = &self.prober {
             prober.stop();
         }
         let mut sections = Vec::new();
+        let mut checks = Vec::new();
         // ECS unreachable: asking it for the stopped tasks would only fail again.
-        let report_stopped = !matches!(outcome.verdict, Verdict::Healthy | Verdict::Error);
-        if report_stopped {
-            if let Some(watched) = self.watched.clone()
-                && (self.progress.failed_tasks as usize > self.stopped.len()
-                    || (self.stopped.is_empty() && outcome.verdict != Verdict::Superseded))
+        let report_stopped = !matches!(
+            outcome.verdict,
+            Verdict::Healthy | Verdict::Error | Verdict::Superseded
+        );
+        if report_stopped && let Some(watched) = self.watched.clone() {
+            // One last listing, so that every field below comes from the same final look.
+            self.list_stopped(&watched).await;
+            let failed: Vec<StoppedTask> = self
+                .stopped
+                .iter()
+                .filter(|s| s.failed())
+                .cloned()
+                .collect();
+            self.progress.failed_tasks = self.progress.failed_tasks.max(failed.len() as u32);
+            if failed.iter().any(StoppedTask::failed_elb_health_checks)
+                || !self.unhealthy_targets.is_empty()
             {
-                self.list_stopped(&watched).await;
+                checks = self.observer.health_checks(&watched).await;
             }
-            let shown: Vec<StoppedTask> =
-                self.stopped.iter().rev().take(3).rev().cloned().collect();
-            for stopped in &shown {
-                sections.push(self.report_stopped(stopped).await);
+            // The first failed task, then one of each other way of failing: at most three.
+            let mut kinds = Vec::new();
+            for stopped in &failed {
+                let kind = stopped.failure_kind();
+                if kinds.len() == 3 || kinds.contains(&kind) {
+                    continue;
+                }
+                kinds.push(kind);
+                let (section, logs) = self.report_stopped(stopped).await;
+                sections.push(section);
+                if kinds.len() == 1 {
+                    let log = logs.iter().find_map(|l| {
+                        let lines = l.lines.as_ref().ok()?;
+                        Some((l.container.as_str(), swa_ecs::telling_line(lines)?))
+                    });
+                    let target = failed.iter().find_map(|task| {
+                        let ip = task.ip.as_deref()?;
+                        let seen = self.unhealthy_targets.iter().rev().find(|t| t.ip == ip)?;
+                        Some((task.task_id.as_str(), seen))
+                    });
+                    let cause = assess::first_failure(stopped, log, target, checks.first());
+                    outcome.message = format!(
+                        "{}{} {cause}",
+                        outcome.message,
+                        if outcome.message.ends_with('.') {
+                            ""
+                        } else {
+                            "."
+                        }
+                    );
+                }
             }
         }
+        let failed: Vec<StoppedTask> = self
+            .stopped
+            .iter()
+            .filter(|s| s.failed())
+            .cloned()
+            .collect();
         let probed = self.prober.as_ref().map(|p| p.latest());
         let wait = Wait {
             service: &self.settings.service,
@@ -363,8 +414,10 @@ impl Watch {
             elapsed,
             phases: &self.phases,
             missing: &self.missing,
-            stopped: &self.stopped,
-            stopped_sections: &sections,
+            failed: &failed,
+            failed_sections: &sections,
+            unhealthy_targets: &self.unhealthy_targets,
+            health_checks: &checks,
             events: &self.shown_events,
             last_error: self.last_error.as_deref(),
         };
@@ -375,9 +428,9 @@ impl Watch {
         self.report.verdict(outcome, elapsed)
     }
 
-    /// One stopped task with its containers' last log lines, in the log and as a section of the
-    /// summary.
-    async fn report_stopped(&mut self, stopped: &StoppedTask) -> String {
+    /// One failed task with its containers' last log lines, in the log and as a section of the
+    /// summary; and those log lines.
+    async fn report_stopped(&mut self, stopped: &StoppedTask) -> (String, Vec<ContainerLog>) {
         let definition = match (&self.definition, &stopped.task_definition_arn) {
             (Some(d), Some(arn)) if d.task_definition_arn() == Some(arn.as_str()) => {
                 Some(d.clone())
@@ -393,7 +446,7 @@ impl Watch {
             }
             None => Vec::new(),
         };
-        self.report.stopped_task(stopped, &logs)
+        (self.report.stopped_task(stopped, &logs), logs)
     }
 }
 

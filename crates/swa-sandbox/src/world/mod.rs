@@ -79,7 +79,7 @@ impl World {
                 rollback: true,
                 maximum_percent: 200,
                 minimum_healthy_percent: 100,
-                health_check_grace: 60,
+                health_check_grace: 120,
                 last_completed: (String::new(), String::new()),
                 steady_reported: true,
             },

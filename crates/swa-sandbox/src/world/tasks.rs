@@ -220,8 +220,13 @@ impl World {
                                 t.plan(at + 20 * SECOND * slow, Step::TargetHealthy)
                             }
                             Behaviour::Unhealthy => {
-                                t.plan(at + 20 * SECOND, Step::TargetUnhealthy);
-                                t.plan(at + 40 * SECOND, Step::ElbFail);
+                                // Unhealthy after the target group's 3 failed checks 10 s
+                                // apart; ECS replaces the task once the service's health
+                                // check grace period is over, and its next look after that.
+                                let grace = self.service.health_check_grace.max(30) * SECOND;
+                                let t = &mut self.tasks[i];
+                                t.plan(at + 30 * SECOND, Step::TargetUnhealthy);
+                                t.plan(at + grace + 10 * SECOND, Step::ElbFail);
                             }
                             _ => t.plan(at + 4 * SECOND, Step::Exit(1)),
                         }

@@ -17,10 +17,11 @@ use ecs::types::{
     DeploymentRolloutState, KeyValuePair, LoadBalancer as EcsLb, LogConfiguration, LogDriver,
     ServiceEvent, TaskStopCode,
 };
+use elbv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use elbv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use elbv2::types::{
-    TargetDescription, TargetHealth, TargetHealthDescription, TargetHealthReasonEnum,
-    TargetHealthStateEnum,
+    Matcher, ProtocolEnum, TargetDescription, TargetGroup, TargetHealth, TargetHealthDescription,
+    TargetHealthReasonEnum, TargetHealthStateEnum,
 };
 use swa_gha::{Capture, Env};
 
@@ -257,12 +258,42 @@ impl Fixture {
         }
     }
 
+    /// The load balancer answers by `rule` alone.
     fn with_elbv2(mut self, rule: Rule) -> Fixture {
         self.elbv2 = vec![rule];
         self
     }
 
+    /// The load balancer answers by `rule` too.
+    fn and_elbv2(mut self, rule: Rule) -> Fixture {
+        self.elbv2.push(rule);
+        self
+    }
+
     async fn run(&self, until: Until, timeout: Duration) -> (Result<(), ActionError>, String, u32) {
+        self.run_in(until, timeout, Env::default()).await
+    }
+
+    /// [`Fixture::run`], with the step summary it wrote in place of the call count.
+    async fn run_with_summary(
+        &self,
+        until: Until,
+        timeout: Duration,
+    ) -> (Result<(), ActionError>, String, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("summary.md");
+        let env = Env::from_pairs([("GITHUB_STEP_SUMMARY", path.to_string_lossy().into_owned())]);
+        let (result, log, _) = self.run_in(until, timeout, env).await;
+        let summary = std::fs::read_to_string(&path).unwrap_or_default();
+        (result, log, summary)
+    }
+
+    async fn run_in(
+        &self,
+        until: Until,
+        timeout: Duration,
+        env: Env,
+    ) -> (Result<(), ActionError>, String, u32) {
         let clients = Clients {
             ecs: client!(ecs, &self.ecs),
             elbv2: client!(elbv2, &self.elbv2),
@@ -282,7 +313,7 @@ impl Fixture {
             unreachable_timeout: Duration::from_secs(60),
             calls_per_minute: 1e9,
         };
-        let (gha, log): (Gha, Capture) = Gha::capture(Env::default());
+        let (gha, log): (Gha, Capture) = Gha::capture(env);
         let mut watch = Watch::new(clients, settings, gha).expect("watch");
         let result = match watch.run().await {
             Ok(outcome) => watch.finish(outcome).await,
@@ -417,7 +448,8 @@ async fn a_circuit_breaker_rollback_is_reported_with_the_stopped_tasks_and_logs(
     );
     assert!(log.contains("output result=rolled-back"), "{log}");
     assert!(log.contains("::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1"), "{log}");
-    assert!(log.contains("::group::Stopped task bad3"), "{log}");
+    assert!(log.contains("::group::Stopped task bad1"), "{log}");
+    assert!(text.contains("First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError"), "{text}");
     assert!(
         log.contains("  ImportError: No module named 'startupwebapp.settings_prod'"),
         "{log}"
@@ -494,10 +526,33 @@ async fn unhealthy_targets_time_out_naming_the_target_and_reason() {
             .target_health_descriptions(target("10.0.1.2", false))
             .build()
     });
-    let fixture = Fixture::new(describe).with_elbv2(targets);
-    let (result, log, _) = fixture.run(Until::Steady, Duration::from_millis(300)).await;
+    let groups = mock!(elbv2::Client::describe_target_groups).then_output(|| {
+        DescribeTargetGroupsOutput::builder()
+            .target_groups(
+                TargetGroup::builder()
+                    .target_group_name("startupwebapp-tg")
+                    .health_check_protocol(ProtocolEnum::Http)
+                    .health_check_path("/health")
+                    .health_check_port("traffic-port")
+                    .matcher(Matcher::builder().http_code("200").build())
+                    .build(),
+            )
+            .build()
+    });
+    let fixture = Fixture::new(describe).with_elbv2(targets).and_elbv2(groups);
+    let (result, log, summary) = fixture
+        .run_with_summary(Until::Steady, Duration::from_millis(300))
+        .await;
     let text = result.expect_err("timeout").to_string();
     assert!(text.contains("was not healthy after 300ms"), "{text}");
+    assert!(
+        summary.contains("| <code>10.0.1.2:8000</code> | <code>startupwebapp-tg</code> | unhealthy | Target.ResponseCodeMismatch |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("The health check of <code>startupwebapp-tg</code> expects HTTP 200 from GET /health on traffic-port."),
+        "{summary}"
+    );
     assert!(
         text.contains("target 10.0.1.2:8000 unhealthy: Target.ResponseCodeMismatch"),
         "{text}"

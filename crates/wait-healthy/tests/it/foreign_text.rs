@@ -21,7 +21,7 @@ const LOG_LINES: [&str; 4] = [
     "  ::stop-commands::pwned",
 ];
 
-/// Once every task of the failed deployment has stopped, the last one to stop gets the crafted
+/// Once every task of the failed deployment has stopped, the first one to fail gets the crafted
 /// stop reason, container reason and log lines, and the service a crafted event; returns that
 /// task's id.
 fn craft(sandbox: &swa_sandbox::Sandbox, deployment: &str) -> String {
@@ -34,7 +34,11 @@ fn craft(sandbox: &swa_sandbox::Sandbox, deployment: &str) -> String {
             if tasks.len() < 3 || tasks.iter().any(|&i| w.tasks[i].phase != Phase::Stopped) {
                 return None;
             }
-            let last = *tasks.iter().max_by_key(|&&i| w.tasks[i].stopped_at)?;
+            // The first task that failed: the one the error names and the summary shows.
+            let last = *tasks
+                .iter()
+                .filter(|&&i| w.tasks[i].stop_code.as_deref() == Some("EssentialContainerExited"))
+                .min_by_key(|&&i| w.tasks[i].stopped_at)?;
             let now = w.clock.now();
             w.service_event_at(now, EVENT.into());
             let task = &mut w.tasks[last];
