@@ -137,12 +137,13 @@ impl Sandbox {
         format!("{}/_app", self.aws_url())
     }
 
-    /// What a client needs: AWS_ENDPOINT_URL, AWS_REGION, dummy credentials, GITHUB_API_URL
-    /// and APP_URL.
+    /// What a client needs: AWS_ENDPOINT_URL, the region (AWS_REGION for the SDKs,
+    /// AWS_DEFAULT_REGION for awscli v1), dummy credentials, GITHUB_API_URL and APP_URL.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ENDPOINT_URL".into(), self.aws_url()),
             ("AWS_REGION".into(), world::REGION.into()),
+            ("AWS_DEFAULT_REGION".into(), world::REGION.into()),
             ("AWS_ACCESS_KEY_ID".into(), "sandbox".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "sandbox".into()),
             ("GITHUB_API_URL".into(), self.github_url()),

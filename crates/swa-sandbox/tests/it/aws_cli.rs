@@ -461,3 +461,49 @@ fn awscli_reads_a_circuit_breaker_rollback_from_the_service_deployments() {
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-4"
     );
 }
+
+/// The README's first example, run as written (its `cargo build` line aside: the test's own
+/// build made the binary) in a directory of its own: the sandbox starts, awscli reads the
+/// service with nothing but what `sandbox.env` exports, the app answers, and the sandbox stops.
+#[test]
+fn the_readmes_first_example_runs_as_written() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme.split("## Start it").nth(1).unwrap();
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    let (build, example) = block.split_once('\n').unwrap();
+    assert_eq!(build, "cargo build -p swa-sandbox");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("target/debug")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_swa-sandbox"),
+        dir.path().join("target/debug/swa-sandbox"),
+    )
+    .unwrap();
+    let venv = aws_bin().parent().unwrap().parent().unwrap().to_path_buf();
+    std::os::unix::fs::symlink(venv, dir.path().join(".venv")).unwrap();
+    let out = Command::new("bash")
+        .args(["-e", "-c", example])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{example}\n{stdout}\n{stderr}");
+    let (services, health) = stdout.rsplit_once('\n').unwrap();
+    let services: Value = serde_json::from_str(services).unwrap();
+    assert_eq!(
+        services["services"][0]["serviceName"], "startupwebapp-service",
+        "{stdout}"
+    );
+    assert_eq!(health, r#"{"status":"healthy","database":"ok"}"#);
+}

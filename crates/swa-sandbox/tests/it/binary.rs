@@ -22,7 +22,7 @@ fn serve_prints_exports_a_shell_can_eval_and_stops_on_sigterm() {
         .unwrap();
     let mut lines = Vec::new();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    for _ in 0..6 {
+    for _ in 0..7 {
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
         lines.push(line);
@@ -35,7 +35,7 @@ fn serve_prints_exports_a_shell_can_eval_and_stops_on_sigterm() {
         .to_string();
     assert_ne!(port, "0");
     let expected = format!(
-        "export AWS_ENDPOINT_URL=http://127.0.0.1:{port}\nexport AWS_REGION=us-east-1\nexport AWS_ACCESS_KEY_ID=sandbox\nexport AWS_SECRET_ACCESS_KEY=sandbox\nexport GITHUB_API_URL=http://127.0.0.1:{port}/_github\nexport APP_URL=http://127.0.0.1:{port}/_app\n"
+        "export AWS_ENDPOINT_URL=http://127.0.0.1:{port}\nexport AWS_REGION=us-east-1\nexport AWS_DEFAULT_REGION=us-east-1\nexport AWS_ACCESS_KEY_ID=sandbox\nexport AWS_SECRET_ACCESS_KEY=sandbox\nexport GITHUB_API_URL=http://127.0.0.1:{port}/_github\nexport APP_URL=http://127.0.0.1:{port}/_app\n"
     );
     assert_eq!(exports, expected);
 
@@ -136,6 +136,7 @@ fn exec_runs_the_command_with_the_exports_and_exits_with_its_status() {
     insta::assert_snapshot!(redact_port(&stdout), @r#"
     APP_URL=http://127.0.0.1:PORT/_app
     AWS_ACCESS_KEY_ID=sandbox
+    AWS_DEFAULT_REGION=us-east-1
     AWS_ENDPOINT_URL=http://127.0.0.1:PORT
     AWS_REGION=us-east-1
     AWS_SECRET_ACCESS_KEY=sandbox
