@@ -25,8 +25,8 @@ done
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 work="$root/.tmp/demo"
 if [ -z "${SWA_DEMO_SANDBOX:-}" ]; then
-  echo "Building swa-sandbox and the actions ..." >&2
-  (cd "$root" && cargo build --quiet -p swa-sandbox -p swa-testing --bins -p run-migration \
+  echo "Building swa-sandbox and the actions (debug; the first build takes about 9 minutes on 2 cores) ..." >&2
+  (cd "$root" && cargo build -p swa-sandbox -p swa-testing --bins -p run-migration \
     -p update-service -p wait-healthy -p dispatch-frontend -p smoke-test) \
     || { echo "build failed" >&2; exit 2; }
   rm -rf "$work" && mkdir -p "$work"
@@ -35,6 +35,7 @@ if [ -z "${SWA_DEMO_SANDBOX:-}" ]; then
 fi
 summary="$work/summary.md"
 : > "$summary"
+printf '\033[2mThe sandbox runs %s times faster than real time: the service events, their times of day\nand the rollout durations are on its clock; the step durations are real.\033[0m\n' "$clock"
 
 token="ghp_demo$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 step_no=0

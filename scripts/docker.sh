@@ -24,7 +24,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
-  echo "docker.sh: installing docker.io" >&2
+  echo "docker.sh: the Docker engine is missing: installing Debian's docker.io (apt-get, as root)" >&2
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq docker.io >/dev/null
@@ -44,7 +44,7 @@ if ! answering; then
   if ! live_dockerd; then
     # An engine that was killed leaves its pid files behind, and a new one refuses to start.
     $sudo rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
-    echo "docker.sh: starting dockerd (log: $log)" >&2
+    echo "docker.sh: starting dockerd in the background (log: $log); it keeps running afterwards: stop it with \`${sudo:+sudo }pkill -x dockerd\`" >&2
     # setsid: the engine outlives this script and the shell that ran it.
     $sudo setsid dockerd >"$log" 2>&1 </dev/null &
   fi

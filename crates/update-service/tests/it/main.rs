@@ -39,19 +39,21 @@ fn operations(sandbox: &Sandbox, name: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// What a person reads of a run: the log, the outputs in the order written, the job summary;
-/// with what changes from run to run (digests, deployment ids, pause tokens, ports) replaced.
+/// What a person reads of a run: the log, the outputs in the order written, the job summary and
+/// the blocks GitHub renders it as; with what changes from run to run (digests, deployment ids,
+/// pause tokens, ports) replaced.
 fn read(run: &StepRun) -> String {
     let outputs: Vec<String> = swa_testing::parse_outputs_in_order(&run.outputs_raw)
         .into_iter()
         .map(|(name, value)| format!("{name}={value}"))
         .collect();
     format!(
-        "exit {}\n--- log\n{}--- outputs\n{}\n--- summary\n{}",
+        "exit {}\n--- log\n{}--- outputs\n{}\n--- summary\n{}--- rendered\n{}",
         run.code,
         run.log,
         outputs.join("\n"),
-        run.summary
+        run.summary,
+        swa_testing::markdown::outline(&run.summary)
     )
 }
 
