@@ -1,5 +1,6 @@
-//! StartupWebApp itself, as the load balancer serves it: `/health`, the frontend's index page
-//! and the login endpoint.
+//! StartupWebApp itself, as the load balancer serves it: `/health` (with each database), the
+//! frontend's index page and a versioned asset, login, the logged-in user's orders and the
+//! Stripe publishable key.
 
 use std::collections::BTreeMap;
 
@@ -12,32 +13,55 @@ use crate::world::*;
 pub const TEST_USERNAME: &str = "smoke-test";
 pub const TEST_PASSWORD: &str = "sandbox-password";
 
+/// A library the frontend ships under its version, cached for a year.
+pub const VERSIONED_ASSET: &str = "/js/jquery-3.7.1.min.js";
+
+/// The databases the app reports in `/health`.
+const DATABASES: [&str; 3] = ["default", "orders", "analytics"];
+
 pub fn operation(method: &str, path: &str) -> String {
     match (method, path.trim_end_matches('/')) {
         (_, "/health") => "health".into(),
         ("GET", "" | "/index.html") => "index".into(),
         (_, "/user/login") => "login".into(),
+        (_, "/user/orders") => "orders".into(),
+        (_, "/order/stripe-publishable-key") => "stripe-key".into(),
+        ("GET", VERSIONED_ASSET) => "asset".into(),
         _ => format!("{method} {path}"),
     }
 }
 
-pub fn handle(w: &mut World, method: &str, path: &str, content_type: &str, body: &[u8]) -> Reply {
+pub fn handle(
+    w: &mut World,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    cookie: Option<&str>,
+    body: &[u8],
+) -> Reply {
     match (method, path.trim_end_matches('/')) {
         ("GET" | "HEAD", "/health") => health(w),
         ("GET" | "HEAD", "" | "/index.html") => Reply::new(200, "text/html; charset=utf-8", INDEX),
+        ("GET" | "HEAD", VERSIONED_ASSET) => {
+            Reply::new(200, "application/javascript", "/*! jQuery v3.7.1 */\n")
+                .header("cache-control", "public, max-age=31536000, immutable")
+        }
         ("POST", "/user/login") => login(w, content_type, body),
-        (_, "/health" | "/user/login") => Reply::json(
+        ("GET" | "HEAD", "/user/orders") => orders(w, cookie),
+        ("GET" | "HEAD", "/order/stripe-publishable-key") => Reply::json(
+            200,
+            &json!({"publishable_key": "pk_test_51SandboxStartupWebApp"}),
+        ),
+        (_, "/health" | "/user/orders" | "/order/stripe-publishable-key") => Reply::json(
             405,
             &json!({"detail": format!("Method \"{method}\" not allowed.")}),
         )
-        .header(
-            "allow",
-            if path.contains("login") {
-                "POST"
-            } else {
-                "GET, HEAD"
-            },
-        ),
+        .header("allow", "GET, HEAD"),
+        (_, "/user/login") => Reply::json(
+            405,
+            &json!({"detail": format!("Method \"{method}\" not allowed.")}),
+        )
+        .header("allow", "POST"),
         _ => Reply::json(404, &json!({"detail": "Not found."})),
     }
 }
@@ -66,11 +90,59 @@ fn health(w: &World) -> Reply {
         )
         .header("x-app-version", version);
     }
-    Reply::json(200, &json!({"status": "healthy", "database": "ok"}))
-        .header("x-app-version", version)
+    let databases: serde_json::Map<String, Value> = DATABASES
+        .iter()
+        .map(|name| {
+            let state =
+                if *name == "analytics" && w.scenario.database_down && w.serving_new_revision() {
+                    "error: could not connect to server: Connection refused"
+                } else {
+                    "ok"
+                };
+            (name.to_string(), Value::from(state))
+        })
+        .collect();
+    if databases.values().any(|state| state != "ok") {
+        return Reply::json(
+            503,
+            &json!({"status": "unhealthy", "database": "ok", "databases": databases}),
+        )
+        .header("x-app-version", version);
+    }
+    Reply::json(
+        200,
+        &json!({"status": "healthy", "database": "ok", "databases": databases}),
+    )
+    .header("x-app-version", version)
+}
+
+/// The logged-in user's orders: the session cookie login handed out, else 401.
+fn orders(w: &World, cookie: Option<&str>) -> Reply {
+    let session = cookie.and_then(|c| {
+        c.split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == "sessionid")
+            .map(|(_, value)| value.to_string())
+    });
+    if !session.is_some_and(|s| w.sessions.contains(&s)) {
+        return Reply::json(
+            401,
+            &json!({"detail": "Authentication credentials were not provided."}),
+        );
+    }
+    Reply::json(
+        200,
+        &json!({"username": TEST_USERNAME, "orders": [
+            {"identifier": "ORD-1001", "status": "shipped", "total": "42.00"},
+            {"identifier": "ORD-1002", "status": "processing", "total": "17.50"}
+        ]}),
+    )
 }
 
 fn login(w: &mut World, content_type: &str, body: &[u8]) -> Reply {
+    if w.scenario.login_broken && w.serving_new_revision() {
+        return Reply::json(500, &json!({"error": "Server Error (500)"}));
+    }
     let fields: BTreeMap<String, String> = if content_type.starts_with("application/json") {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(map)) => map
@@ -96,6 +168,7 @@ fn login(w: &mut World, content_type: &str, body: &[u8]) -> Reply {
         );
     }
     let session = w.next_hex(32);
+    w.sessions.insert(session.clone());
     Reply::json(200, &json!({"login": true, "username": TEST_USERNAME})).header(
         "set-cookie",
         format!("sessionid={session}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"),
@@ -115,6 +188,7 @@ const INDEX: &str = r#"<!DOCTYPE html>
     <p>Welcome to StartupWebApp.</p>
     <a href="/login">Log in</a>
   </main>
+  <script src="/js/jquery-3.7.1.min.js"></script>
   <script src="/js/index.js"></script>
 </body>
 </html>

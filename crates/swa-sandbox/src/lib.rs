@@ -33,7 +33,7 @@ pub mod world;
 mod xml;
 
 pub use api::ApiError;
-pub use app::{TEST_PASSWORD, TEST_USERNAME};
+pub use app::{TEST_PASSWORD, TEST_USERNAME, VERSIONED_ASSET};
 pub use cli::main as cli_main;
 pub use world::{Call, Event, SCENARIOS};
 
@@ -296,7 +296,8 @@ fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body
     }
     if let Some(rest) = path.strip_prefix("/_app") {
         let content_type = header(headers, "content-type").unwrap_or("");
-        let reply = app::handle(w, method.as_str(), rest, content_type, body);
+        let cookie = header(headers, "cookie");
+        let reply = app::handle(w, method.as_str(), rest, content_type, cookie, body);
         let mut logged = json!({"method": method.as_str(), "path": rest});
         if app::operation(method.as_str(), rest) == "login" {
             // The password is never logged.

@@ -60,6 +60,8 @@ pub struct World {
     pub drained: Vec<(i64, String)>,
     /// Service deployments and service revisions.
     pub history: history::History,
+    /// The app's login sessions (session ids it handed out).
+    pub sessions: std::collections::BTreeSet<String>,
 }
 
 impl World {
@@ -98,6 +100,7 @@ impl World {
             rate_remaining: 5000,
             drained: Vec::new(),
             history: Default::default(),
+            sessions: Default::default(),
         };
         world.seed(start);
         world

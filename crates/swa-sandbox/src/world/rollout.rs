@@ -258,6 +258,18 @@ impl World {
     }
 
     /// The primary deployment's task definition is one the scenario makes misbehave.
+    /// The app answers from a revision registered since the sandbox started (the one a deploy
+    /// brought): the scenarios that break the app's code (`login-broken`, `database-down`) apply.
+    pub fn serving_new_revision(&self) -> bool {
+        let Some(primary) = self.service.deployments.iter().find(|d| d.primary) else {
+            return false;
+        };
+        primary.rollout_state != "FAILED"
+            && self
+                .find_task_definition(&primary.td_arn)
+                .is_some_and(|td| td.new)
+    }
+
     pub fn deployed_revision_broken(&self) -> bool {
         let Some(primary) = self.service.deployments.iter().find(|d| d.primary) else {
             return true;

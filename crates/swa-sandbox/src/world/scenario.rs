@@ -19,6 +19,8 @@ pub const SCENARIOS: &[&str] = &[
     "github-flaky",
     "frontend-fails-once",
     "migration-no-start",
+    "login-broken",
+    "database-down",
 ];
 
 /// The scenarios in force, from a comma-separated list.
@@ -37,6 +39,10 @@ pub struct Scenario {
     pub github_flaky: bool,
     pub frontend_fails_once: bool,
     pub migration_no_start: bool,
+    /// The new revision's login endpoint answers 500.
+    pub login_broken: bool,
+    /// The new revision cannot reach one of its databases (`analytics`): `/health` says so.
+    pub database_down: bool,
 }
 
 impl Scenario {
@@ -58,6 +64,8 @@ impl Scenario {
                 "github-flaky" => s.github_flaky = true,
                 "frontend-fails-once" => s.frontend_fails_once = true,
                 "migration-no-start" => s.migration_no_start = true,
+                "login-broken" => s.login_broken = true,
+                "database-down" => s.database_down = true,
                 other => {
                     return Err(format!(
                         "unknown scenario `{other}`; known: {}",

@@ -505,5 +505,6 @@ fn the_readmes_first_example_runs_as_written() {
         services["services"][0]["serviceName"], "startupwebapp-service",
         "{stdout}"
     );
-    assert_eq!(health, r#"{"status":"healthy","database":"ok"}"#);
+    let health: Value = serde_json::from_str(health).unwrap();
+    assert_eq!(health["status"], "healthy", "{stdout}");
 }

@@ -53,7 +53,7 @@ fn serve_prints_exports_a_shell_can_eval_and_stops_on_sigterm() {
     );
     assert_eq!(
         String::from_utf8_lossy(&shell.stdout).trim(),
-        r#"{"status":"healthy","database":"ok"}"#
+        r#"{"status":"healthy","database":"ok","databases":{"default":"ok","orders":"ok","analytics":"ok"}}"#
     );
 
     let kill = Command::new("kill")
@@ -141,7 +141,7 @@ fn exec_runs_the_command_with_the_exports_and_exits_with_its_status() {
     AWS_REGION=us-east-1
     AWS_SECRET_ACCESS_KEY=sandbox
     GITHUB_API_URL=http://127.0.0.1:PORT/_github
-    {"status":"healthy","database":"ok"}
+    {"status":"healthy","database":"ok","databases":{"default":"ok","orders":"ok","analytics":"ok"}}
     "#);
     insta::assert_snapshot!(redact_port(&stderr), @r#"
     swa-sandbox: serving on http://127.0.0.1:PORT (scenario healthy, clock x10) for `sh -c env | grep -E '^(AWS_|GITHUB_API_URL|APP_URL)' | sort; python3 -c 'import os,urllib.request; print(urllib.request.urlopen(os.environ["APP_URL"] + "/health").read().decode())'; exit "$1" sh 0`
@@ -182,7 +182,9 @@ fn exec_and_serve_listen_on_the_address_given_with_bind() {
         .find_map(|l| l.strip_prefix("AWS_ENDPOINT_URL=http://"));
     assert!(url.is_some_and(|u| u.starts_with("127.0.0.2:")), "{stdout}");
     assert!(
-        stdout.ends_with("{\"status\":\"healthy\",\"database\":\"ok\"}\n"),
+        stdout.ends_with(
+            "\"databases\":{\"default\":\"ok\",\"orders\":\"ok\",\"analytics\":\"ok\"}}\n"
+        ),
         "{stdout}"
     );
 
@@ -238,7 +240,7 @@ fn exec_refuses_bad_arguments_with_exit_code_2() {
 
     let (code, _, stderr) = exec(&["--scenario", "crash-loop,typo", "--", "true"]);
     assert_eq!(code, Some(2));
-    insta::assert_snapshot!(stderr, @"swa-sandbox: cannot start: unknown scenario `typo`; known: healthy, crash-loop, unhealthy-targets, slow-start, migration-fails, destructive-migration, image-missing, no-capacity, throttling, server-errors, github-flaky, frontend-fails-once, migration-no-start");
+    insta::assert_snapshot!(stderr, @"swa-sandbox: cannot start: unknown scenario `typo`; known: healthy, crash-loop, unhealthy-targets, slow-start, migration-fails, destructive-migration, image-missing, no-capacity, throttling, server-errors, github-flaky, frontend-fails-once, migration-no-start, login-broken, database-down");
 
     let (code, _, stderr) = exec(&["--clock", "0", "--", "true"]);
     assert_eq!(code, Some(2));

@@ -204,7 +204,11 @@ async fn the_app_serves_health_index_and_login() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-app-version"], "release-3");
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body, json!({"status": "healthy", "database": "ok"}));
+    assert_eq!(
+        body,
+        json!({"status": "healthy", "database": "ok",
+               "databases": {"default": "ok", "orders": "ok", "analytics": "ok"}})
+    );
     let index = reqwest::get(format!("{app}/")).await.unwrap();
     assert_eq!(index.status(), 200);
     assert!(
@@ -284,4 +288,123 @@ async fn health_fails_while_a_broken_revision_is_deployed_and_recovers_after_rol
     .await;
     let kinds: Vec<String> = sandbox.timeline().into_iter().map(|e| e.kind).collect();
     assert!(kinds.contains(&"rollback-started".to_string()));
+}
+
+#[tokio::test]
+async fn the_orders_need_the_session_login_hands_out_and_the_asset_is_cached_for_a_year() {
+    let sandbox = start("healthy", 1.0);
+    let app = sandbox.app_url();
+    let anonymous = reqwest::get(format!("{app}/user/orders")).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let with_cookies = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = with_cookies
+        .post(format!("{app}/user/login"))
+        .json(&json!({"username": swa_sandbox::TEST_USERNAME, "password": swa_sandbox::TEST_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let orders = with_cookies
+        .get(format!("{app}/user/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(orders.status(), 200);
+    let body: Value = orders.json().await.unwrap();
+    assert_eq!(body["orders"][0]["identifier"], "ORD-1001");
+    let forged = client()
+        .get(format!("{app}/user/orders"))
+        .header("cookie", "sessionid=0123456789abcdef0123456789abcdef")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status(),
+        401,
+        "only a session login handed out counts"
+    );
+    let key: Value = reqwest::get(format!("{app}/order/stripe-publishable-key"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        key["publishable_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("pk_test_")
+    );
+    let asset = reqwest::get(format!("{app}{}", swa_sandbox::VERSIONED_ASSET))
+        .await
+        .unwrap();
+    assert_eq!(asset.status(), 200);
+    assert_eq!(
+        asset.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+}
+
+/// `login-broken` and `database-down` break the release a deploy brings, not the one running:
+/// both work until the new revision is the service's, and again after a rollback.
+#[tokio::test]
+async fn login_broken_and_database_down_break_only_the_new_revision() {
+    let sandbox = start("login-broken,database-down", 60.0);
+    let app = sandbox.app_url();
+    let login = || async {
+        client()
+            .post(format!("{}/user/login", sandbox.app_url()))
+            .json(&json!({"username": "nobody", "password": "wrong"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(login().await, 401);
+    assert_eq!(
+        reqwest::get(format!("{app}/health"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let aws = aws(&sandbox).await;
+    let ecs = aws.ecs();
+    let arn = crate::ecs_rollout::register_release_4(&ecs).await;
+    ecs.update_service()
+        .cluster(CLUSTER)
+        .service(SERVICE)
+        .task_definition(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login().await, 500);
+    let r = reqwest::get(format!("{app}/health")).await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["databases"]["default"], "ok");
+    assert_eq!(
+        body["databases"]["analytics"],
+        "error: could not connect to server: Connection refused"
+    );
+    // Back on revision 3, as a rollback leaves it.
+    ecs.update_service()
+        .cluster(CLUSTER)
+        .service(SERVICE)
+        .task_definition("startupwebapp-service-task:3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login().await, 401);
+    assert_eq!(
+        reqwest::get(format!("{app}/health"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
