@@ -8,7 +8,7 @@
 # rollback-production does (update-service revision=previous, wait-healthy, smoke-test). It prints
 # each step's log as the Actions page shows it and writes the job summary to .tmp/demo/summary.md.
 # SCENARIO is a swa-sandbox scenario (default: healthy; try crash-loop, unhealthy-targets,
-# migration-fails, image-missing, frontend-fails-once, throttling).
+# migration-fails, image-missing, frontend-fails-once, login-broken, database-down, throttling).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 scenario=healthy
@@ -102,8 +102,12 @@ if [ -z "$failed" ]; then
   [ $rc -eq 0 ] || failed="dispatch-frontend"
 fi
 
+# The verification: the team's checks file, with the frontend's URL and the smoke user (the
+# sandbox's) in the environment, as a workflow step's `env:` gives them.
+export FRONTEND_URL="$APP_URL" SMOKE_USERNAME=smoke-test SMOKE_PASSWORD=sandbox-password
+checks="$root/examples/startupwebapp-smoke.yml"
 if [ -z "$failed" ]; then
-  step "Verify" smoke-test base-url="$APP_URL"
+  step "Verify" smoke-test base-url="$APP_URL" checks="$checks" retry-delay=2s
   [ $rc -eq 0 ] || failed="smoke-test"
 fi
 
@@ -119,7 +123,7 @@ if [ -z "$failed" ]; then
   else
     failed="rollback update-service"
   fi
-  [ -n "$failed" ] || { step "Verify" smoke-test base-url="$APP_URL"; [ $rc -eq 0 ] || failed="rollback smoke-test"; }
+  [ -n "$failed" ] || { step "Verify" smoke-test base-url="$APP_URL" checks="$checks" retry-delay=2s; [ $rc -eq 0 ] || failed="rollback smoke-test"; }
 fi
 
 echo

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end: the real workflows, run by act, with the real image, against the local sandbox.
 #
-#   scripts/e2e.sh [healthy|crash-loop|frontend|all]     (default all)
+#   scripts/e2e.sh [healthy|crash-loop|login-broken|frontend|all]     (default all)
 #   E2E_REUSE_IMAGE=1 scripts/e2e.sh ...        (use the image already built; E2E_CLOCK=60)
 #
 # 1. Docker engine (scripts/docker.sh), the image (scripts/build-image.sh), swa-sandbox (debug).
@@ -9,11 +9,14 @@
 # org/swa-actions/.github/workflows/<workflow>.yml@v1 (served from this checkout), and asserts on
 # the sandbox's recorded calls as well as the log:
 # 2. healthy: examples/app deploy.yml on push deploys (check, test, migrate, update, wait,
-#    frontend, verify; one UpdateService, no rollback); then rollback.yml (workflow_dispatch)
-#    takes the backend back to the revision it replaced.
+#    frontend, verify with examples/startupwebapp-smoke.yml and the smoke user's secrets; one
+#    UpdateService, no rollback); then rollback.yml (workflow_dispatch) takes the backend back to
+#    the revision it replaced.
 # 3. crash-loop: the push deploy fails at wait-healthy, the log says why, and the rollback job
 #    takes the backend back; a caller passing `auto-rollback: false` gets no rollback job.
-# 4. frontend: examples/frontend deploy.yml on repository_dispatch uploads the site to the
+# 4. login-broken: the rollout is healthy, the plan's verification finds the login answering
+#    500, and the rollback job takes the backend back.
+# 5. frontend: examples/frontend deploy.yml on repository_dispatch uploads the site to the
 #    sandbox's S3, a second run uploads nothing, and a caller passing `delete: false` deletes
 #    nothing.
 # act runs the jobs on this machine (-P ubuntu-latest=-self-hosted) and each action in the local
@@ -87,6 +90,8 @@ commit_fixture() {
 app="$work/startupwebapp"
 cp -r tests/e2e/startupwebapp "$app"
 cp -r examples/app/.github "$app/"
+# The checks file the healthy case's variables name, as the team would keep it.
+cp examples/startupwebapp-smoke.yml "$app/.github/smoke-checks.yml"
 commit_fixture "$app"
 
 # configure-aws-credentials (skipped under act) still has to resolve: a local stand-in.
@@ -176,15 +181,21 @@ refuse() {
 }
 
 # The push of a commit to main: the caller's deploy.yml starts deploy-production.yml@v1.
-deploy_on_push() { # deploy_on_push NAME
+deploy_on_push() { # deploy_on_push NAME [act args...]
+  local name=$1
+  shift
   push_image "$(git -C "$app" rev-parse HEAD)"
-  run_act "$1" "$app" push deploy.yml
+  run_act "$name" "$app" push deploy.yml "$@"
 }
 
+# The sandbox's smoke user, as the caller's secrets give it.
+smoke_password=sandbox-password
+
 healthy() {
-  say "healthy: the application's deploy.yml on push"
+  say "healthy: the application's deploy.yml on push, verified by examples/startupwebapp-smoke.yml"
   start_sandbox healthy
-  deploy_on_push deploy-healthy
+  deploy_on_push deploy-healthy --var FRONTEND_URL="$APP_URL" --var SMOKE_CHECKS=.github/smoke-checks.yml \
+    -s SMOKE_USERNAME=smoke-test -s SMOKE_PASSWORD="$smoke_password"
   [ "$act_rc" -eq 0 ] || { tail -n 80 "$act_log" >&2; fail "the healthy deploy failed"; }
   local job
   for job in "Check the inputs" Test "Build the image" Migrate "Deploy the backend" "Deploy the frontend" Verify; do
@@ -196,6 +207,13 @@ healthy() {
   expect "Success - Main Wait until healthy" "wait-healthy did not run"
   [ "$(calls UpdateService)" -eq 1 ] || fail "the healthy deploy updated the service $(calls UpdateService) times"
   [ "$(calls dispatches)" -eq 1 ] || fail "the frontend was dispatched $(calls dispatches) times"
+  # The checks file ran whole: the smoke user logged in and its session read the orders.
+  expect "Success - Main The smoke checks" "the smoke checks file did not pass"
+  local op
+  for op in orders stripe-key asset; do
+    [ "$(calls "$op")" -eq 1 ] || fail "the smoke checks asked the app for $op $(calls "$op") times"
+  done
+  refuse "$smoke_password" "the smoke user's password is in the log"
   deploy_seconds=$act_seconds
 
   say "healthy: the application's rollback.yml (workflow_dispatch)"
@@ -243,6 +261,22 @@ crash_loop() {
   expect "Failure - Main Wait until healthy" "the deploy did not fail at wait-healthy"
   refuse "\[Deploy/Deploy production/Roll back *\] .*Main" "a rollback job ran with auto-rollback: false"
   [ "$(calls UpdateService)" -eq 1 ] || fail "with auto-rollback: false the service was updated $(calls UpdateService) times"
+  stop_sandbox
+}
+
+# A release whose login answers 500: the rollout is healthy, the plan's checks find the login
+# broken, and the automatic rollback puts the revision it replaced back.
+login_broken() {
+  say "login-broken: the plan's checks fail the verification, and the backend rolls back"
+  start_sandbox login-broken
+  deploy_on_push deploy-login-broken --var FRONTEND_URL="$APP_URL"
+  [ "$act_rc" -ne 0 ] || fail "a deploy with a broken login succeeded"
+  expect "\[Deploy/Deploy production/Deploy the backend *\] .*Job succeeded" "the rollout itself should have been healthy"
+  expect "Failure - Main The plan's checks" "the verification did not fail"
+  expect "Login refuses a wrong password.*expected status 400 or 401 or 403, got 500" "the verification did not name the login check"
+  expect "\[Deploy/Deploy production/Roll back *\] .*Job succeeded" "the rollback job did not succeed"
+  expect "Success - Main Wait until the rollback is healthy" "the rollback was not confirmed healthy"
+  [ "$(calls UpdateService)" -eq 2 ] || fail "the service was updated $(calls UpdateService) times, not deploy and rollback"
   stop_sandbox
 }
 
@@ -330,8 +364,9 @@ case "$which" in
   frontend) frontend ;;
   healthy) healthy ;;
   crash-loop) crash_loop ;;
-  all) release_layout; healthy; crash_loop; frontend ;;
-  *) fail "unknown scenario $which (healthy, crash-loop, frontend, all)" ;;
+  login-broken) login_broken ;;
+  all) release_layout; healthy; crash_loop; login_broken; frontend ;;
+  *) fail "unknown scenario $which (healthy, crash-loop, login-broken, frontend, all)" ;;
 esac
 
 say "e2e passed"

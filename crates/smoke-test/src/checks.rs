@@ -25,7 +25,10 @@ struct CheckSpec {
     expect_status: Option<StatusSpec>,
     expect_json: Option<serde_json::Value>,
     expect_body: Option<String>,
+    #[serde(default)]
+    expect_headers: BTreeMap<String, String>,
     max_latency_ms: Option<u64>,
+    after: Option<String>,
 }
 
 impl CheckSpec {
@@ -63,7 +66,12 @@ pub struct Check {
     pub expect_status: Vec<u16>,
     pub expect_json: Option<serde_json::Value>,
     pub expect_body: Option<Regex>,
+    /// Response headers that must be there, each matching its regex.
+    pub expect_headers: Vec<(HeaderName, Regex)>,
     pub max_latency_ms: Option<u64>,
+    /// The earlier check this one starts after (its index), so that it sees the cookies that
+    /// check's answers set (a login's session).
+    pub after: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,7 +104,9 @@ pub fn default_checks(base_url: &str) -> Vec<Check> {
         expect_status: vec![200],
         expect_json: Some(serde_json::json!({"status": "healthy"})),
         expect_body: None,
+        expect_headers: Vec::new(),
         max_latency_ms: None,
+        after: None,
     }]
 }
 
@@ -130,12 +140,21 @@ pub fn checks_text(value: &str, workspace: Option<&str>) -> Result<String, Actio
 }
 
 /// The checks a `checks` text asks for, with their `${NAME}` variables filled from `env`, and
-/// those skipped because a variable they need is not set.
+/// those skipped because a variable they need is not set, or the check they run after was
+/// skipped.
 #[derive(Debug)]
 pub struct Parsed {
     pub checks: Vec<Check>,
-    /// (the check, the variables it needs that are unset).
-    pub skipped: Vec<(String, Vec<String>)>,
+    pub skipped: Vec<(String, Skip)>,
+}
+
+/// Why a check is skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// The variables it needs that are unset.
+    Unset(Vec<String>),
+    /// The check it runs after, which is skipped.
+    After(String),
 }
 
 pub fn parse_checks(text: &str, base_url: Option<&str>, env: &Env) -> Result<Parsed, ActionError> {
@@ -151,19 +170,40 @@ pub fn parse_checks(text: &str, base_url: Option<&str>, env: &Env) -> Result<Par
             "is an empty list; leave it out to check GET /health",
         ));
     }
-    let mut checks = Vec::with_capacity(specs.len());
-    let mut skipped = Vec::new();
+    let mut checks: Vec<Check> = Vec::with_capacity(specs.len());
+    let mut skipped: Vec<(String, Skip)> = Vec::new();
     for (i, spec) in specs.into_iter().enumerate() {
         let mut filler = Filler::new(env);
         let spec = spec.filled(&mut filler);
+        let label = spec
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("check {}", i + 1));
+        let after = match spec.after.as_deref().map(str::trim) {
+            None => None,
+            Some(name) if skipped.iter().any(|(s, _)| s == name) => {
+                skipped.push((label, Skip::After(name.to_string())));
+                continue;
+            }
+            Some(name) => match checks.iter().position(|c| c.name == name) {
+                Some(index) => Some(index),
+                None => {
+                    return Err(ActionError::input(
+                        "checks",
+                        format!(
+                            "check {} (`{label}`) runs `after` `{name}`, which is not the name of a check before it",
+                            i + 1
+                        ),
+                    ));
+                }
+            },
+        };
         if filler.missing.is_empty() {
-            checks.push(build(i + 1, spec, base_url)?);
+            let mut check = build(i + 1, spec, base_url)?;
+            check.after = after;
+            checks.push(check);
         } else {
-            let label = spec
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("check {}", i + 1));
-            skipped.push((label, filler.missing.into_iter().collect::<Vec<String>>()));
+            skipped.push((label, Skip::Unset(filler.missing.into_iter().collect())));
         }
     }
     if checks.is_empty() {
@@ -174,7 +214,11 @@ pub fn parse_checks(text: &str, base_url: Option<&str>, env: &Env) -> Result<Par
                  in the step's `env:`",
                 skipped
                     .iter()
-                    .flat_map(|(_, names)| names.iter().map(String::as_str))
+                    .flat_map(|(_, skip)| match skip {
+                        Skip::Unset(names) => names.as_slice(),
+                        Skip::After(_) => &[],
+                    })
+                    .map(String::as_str)
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect::<Vec<_>>()
@@ -355,6 +399,18 @@ fn build(n: usize, spec: CheckSpec, base_url: Option<&str>) -> Result<Check, Act
                 .into(),
         ));
     }
+    let mut expect_headers = Vec::new();
+    for (name, pattern) in &spec.expect_headers {
+        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            bad("has a header name in `expect-headers` that HTTP cannot carry".into())
+        })?;
+        let regex = Regex::new(pattern).map_err(|e| {
+            bad(format!(
+                "has an `expect-headers` pattern for `{name}` that is not a regex: {e}"
+            ))
+        })?;
+        expect_headers.push((header_name, regex));
+    }
     let expect_body = match &spec.expect_body {
         None => None,
         Some(pattern) => Some(
@@ -376,7 +432,9 @@ fn build(n: usize, spec: CheckSpec, base_url: Option<&str>) -> Result<Check, Act
         expect_status,
         expect_json: spec.expect_json,
         expect_body,
+        expect_headers,
         max_latency_ms: spec.max_latency_ms,
+        after: None,
     })
 }
 

@@ -119,13 +119,20 @@ fn checks(args: &Args, gha: &Gha) -> Result<Vec<Check>, ActionError> {
                 }
             }
             let parsed = checks::parse_checks(&text, base_url, gha.env())?;
-            for (check, missing) in &parsed.skipped {
-                gha.notice(format!(
-                    "check `{}` skipped: it needs {}, which {} not set",
-                    swa_gha::Foreign(check),
-                    missing.join(", "),
-                    if missing.len() == 1 { "is" } else { "are" }
-                ));
+            for (check, skip) in &parsed.skipped {
+                gha.notice(match skip {
+                    checks::Skip::Unset(missing) => format!(
+                        "check `{}` skipped: it needs {}, which {} not set",
+                        swa_gha::Foreign(check),
+                        missing.join(", "),
+                        if missing.len() == 1 { "is" } else { "are" }
+                    ),
+                    checks::Skip::After(first) => format!(
+                        "check `{}` skipped: it runs after `{}`, which is skipped",
+                        swa_gha::Foreign(check),
+                        swa_gha::Foreign(first)
+                    ),
+                });
             }
             parsed.checks
         }

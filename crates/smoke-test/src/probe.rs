@@ -56,9 +56,17 @@ pub async fn run_all(
         // Redirects are followed here, not by reqwest, which forwards headers such as
         // `X-Api-Key` to another origin.
         .redirect(reqwest::redirect::Policy::none())
+        // Cookies an answer sets go with the later requests to that site: a login's session
+        // reaches the checks that run `after` it.
+        .cookie_store(true)
         .build()?;
     let settings = Arc::new(settings);
     let gate = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    // Each check says here when it is done, for the checks that run after it.
+    let (done, finished): (Vec<_>, Vec<_>) = (0..checks.len())
+        .map(|_| tokio::sync::watch::channel(false))
+        .unzip();
+    let mut done = done.into_iter();
     let mut tasks = tokio::task::JoinSet::new();
     for index in 0..checks.len() {
         let (checks, settings, gate, gha, http) = (
@@ -68,9 +76,20 @@ pub async fn run_all(
             gha.clone(),
             http.clone(),
         );
+        let first = checks[index].after.map(|i| finished[i].clone());
+        let done = done.next();
         tasks.spawn(async move {
-            let _permit = gate.acquire_owned().await;
-            let result = run_one(&http, &checks[index], &settings, &gha).await;
+            if let Some(mut first) = first {
+                // The earlier check is always started first, so it ends and says so.
+                let _ = first.wait_for(|finished| *finished).await;
+            }
+            let result = {
+                let _permit = gate.acquire_owned().await;
+                run_one(&http, &checks[index], &settings, &gha).await
+            };
+            if let Some(done) = done {
+                let _ = done.send(true);
+            }
             (index, result)
         });
     }
@@ -291,6 +310,7 @@ async fn try_once(
         };
     };
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let body = match response.bytes().await {
         Ok(b) => b,
         Err(e) => {
@@ -302,7 +322,7 @@ async fn try_once(
         }
     };
     let latency = started.elapsed();
-    let verdict = judge(check, status, &body, latency)
+    let verdict = judge(check, status, &headers, &body, latency)
         .map_err(|reason| (reason, Some(String::from_utf8_lossy(&body).into_owned())));
     (Some(status), latency, verdict)
 }
@@ -342,7 +362,13 @@ fn transport_reason(e: &reqwest::Error) -> String {
     }
 }
 
-fn judge(check: &Check, status: u16, body: &[u8], latency: Duration) -> Result<(), String> {
+fn judge(
+    check: &Check,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+    latency: Duration,
+) -> Result<(), String> {
     if !check.expect_status.contains(&status) {
         let expected: Vec<String> = check.expect_status.iter().map(u16::to_string).collect();
         return Err(format!(
@@ -363,6 +389,18 @@ fn judge(check: &Check, status: u16, body: &[u8], latency: Duration) -> Result<(
                 "body does not match /{}/{}",
                 pattern.as_str(),
                 excerpt(body)
+            ));
+        }
+    }
+    for (name, pattern) in &check.expect_headers {
+        let Some(value) = headers.get(name) else {
+            return Err(format!("the answer has no `{name}` header"));
+        };
+        let value = String::from_utf8_lossy(value.as_bytes());
+        if !pattern.is_match(&value) {
+            return Err(format!(
+                "header `{name}` is `{value}`, which does not match /{}/",
+                pattern.as_str()
             ));
         }
     }

@@ -108,3 +108,95 @@ async fn sandbox_a_failing_check_fails_the_step_with_its_reason() {
     );
     assert_eq!(sb.calls().len(), 2, "one try and one retry");
 }
+
+/// examples/startupwebapp-smoke.yml, the team's checks file, against the sandbox's app as the
+/// verify job runs it: the frontend's URL and the smoke user in the step's environment.
+fn startupwebapp_checks(sb: &Sandbox, smoke_user: bool) -> swa_testing::StepRun {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/startupwebapp-smoke.yml"
+    );
+    let mut env = vec![("FRONTEND_URL", sb.app_url())];
+    if smoke_user {
+        env.push(("SMOKE_USERNAME", TEST_USERNAME.to_string()));
+        env.push(("SMOKE_PASSWORD", TEST_PASSWORD.to_string()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let step = swa_testing::Step::new(BIN)
+        .input("base-url", sb.app_url())
+        .input("checks", file)
+        .input("retries", "0")
+        .envs(env);
+    step.run()
+}
+
+#[test]
+fn the_startupwebapp_checks_file_passes_and_the_session_reaches_the_orders() {
+    let sb = sandbox();
+    let run = startupwebapp_checks(&sb, true);
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.output("passed"), "7", "{}", run.log);
+    run.assert_secret_hidden(TEST_PASSWORD);
+    let ops: Vec<String> = sb.calls().into_iter().map(|c| c.operation).collect();
+    assert_eq!(ops.iter().filter(|o| *o == "orders").count(), 1, "{ops:?}");
+    // The checks run side by side: their lines come in the order they finish.
+    let mut passed: Vec<&str> = run.log.lines().filter(|l| l.starts_with('✓')).collect();
+    passed.sort();
+    crate::snapshots(|| {
+        insta::assert_snapshot!(passed.join("\n"), @r"
+        ✓ API health, every database: 200 in [LATENCY]
+        ✓ Frontend index: 200 in [LATENCY]
+        ✓ Frontend versioned asset, cached for a year: 200 in [LATENCY]
+        ✓ Login as the smoke user: 200 in [LATENCY]
+        ✓ Login refuses a wrong password: 401 in [LATENCY]
+        ✓ Stripe publishable key: 200 in [LATENCY]
+        ✓ The smoke user's orders: 200 in [LATENCY]
+        ");
+    });
+    // The orders were asked for after the login, with its session.
+    let login = ops.iter().rposition(|o| o == "login").unwrap();
+    let orders = ops.iter().position(|o| o == "orders").unwrap();
+    assert!(login < orders, "{ops:?}");
+}
+
+#[test]
+fn without_the_smoke_user_its_checks_are_skipped_and_the_rest_pass() {
+    let sb = sandbox();
+    let run = startupwebapp_checks(&sb, false);
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.output("passed"), "5", "{}", run.log);
+    let notices: Vec<&str> = run
+        .log
+        .lines()
+        .filter(|l| l.starts_with("::notice"))
+        .collect();
+    insta::assert_snapshot!(notices.join("\n"), @r"
+    ::notice::check `Login as the smoke user` skipped: it needs SMOKE_PASSWORD, SMOKE_USERNAME, which are not set
+    ::notice::check `The smoke user's orders` skipped: it runs after `Login as the smoke user`, which is skipped
+    ");
+    assert!(sb.calls().iter().all(|c| c.operation != "orders"));
+}
+
+#[test]
+fn a_header_that_does_not_match_fails_the_check_and_after_must_name_an_earlier_check() {
+    let sb = sandbox();
+    let checks = "- name: asset\n  path: /js/jquery-3.7.1.min.js\n  expect-headers: {cache-control: no-cache, x-missing: .}\n";
+    let run = swa_testing::Step::new(BIN)
+        .input("base-url", sb.app_url())
+        .input("checks", checks)
+        .input("retries", "0")
+        .run();
+    assert_eq!(run.code, 1, "{}", run.log);
+    let failed: Vec<&str> = run.log.lines().filter(|l| l.starts_with('✗')).collect();
+    insta::assert_snapshot!(failed.join("\n"), @"✗ asset: header `cache-control` is `public, max-age=31536000, immutable`, which does not match /no-cache/ (after 1 tries)");
+
+    let checks = "- name: orders\n  path: /user/orders\n  after: login\n- name: login\n  path: /user/login\n  method: POST\n";
+    let calls = sb.calls().len();
+    let run = swa_testing::Step::new(BIN)
+        .input("base-url", sb.app_url())
+        .input("checks", checks)
+        .run();
+    assert_eq!(run.code, 2, "{}", run.log);
+    insta::assert_snapshot!(run.errors().join("\n"), @"::error title=Invalid input `checks`::input `checks` check 1 (`orders`) runs `after` `login`, which is not the name of a check before it");
+    assert_eq!(sb.calls().len(), calls, "nothing is asked on bad input");
+}
