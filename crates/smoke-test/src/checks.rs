@@ -115,8 +115,12 @@ pub fn checks_text(value: &str, workspace: Option<&str>) -> Result<String, Actio
     let trimmed = value.trim();
     let one_line = !trimmed.contains('\n');
     if one_line && !trimmed.starts_with('[') && !trimmed.starts_with('-') {
+        // A relative path is the checked-out repository's: the step's working directory (a
+        // Docker action's is the workspace), else GITHUB_WORKSPACE (which a runner on the host
+        // may name by its host path, not where the container sees it).
         let mut path = Path::new(trimmed).to_path_buf();
         if path.is_relative()
+            && !path.is_file()
             && let Some(ws) = workspace
         {
             path = Path::new(ws).join(path);

@@ -351,12 +351,7 @@ impl Watch {
         if report_stopped && let Some(watched) = self.watched.clone() {
             // One last listing, so that every field below comes from the same final look.
             self.list_stopped(&watched).await;
-            let failed: Vec<StoppedTask> = self
-                .stopped
-                .iter()
-                .filter(|s| s.failed())
-                .cloned()
-                .collect();
+            let failed = self.failed_tasks();
             self.progress.failed_tasks = self.progress.failed_tasks.max(failed.len() as u32);
             if failed.iter().any(StoppedTask::failed_elb_health_checks)
                 || !self.unhealthy_targets.is_empty()
@@ -396,12 +391,7 @@ impl Watch {
                 }
             }
         }
-        let failed: Vec<StoppedTask> = self
-            .stopped
-            .iter()
-            .filter(|s| s.failed())
-            .cloned()
-            .collect();
+        let failed = self.failed_tasks();
         let probed = self.prober.as_ref().map(|p| p.latest());
         let wait = Wait {
             service: &self.settings.service,
@@ -426,6 +416,15 @@ impl Watch {
         self.report.summary(&wait)?;
         self.report.calls(self.observer.calls(), elapsed);
         self.report.verdict(outcome, elapsed)
+    }
+
+    /// The deployment's stopped tasks that failed, oldest first.
+    fn failed_tasks(&self) -> Vec<StoppedTask> {
+        self.stopped
+            .iter()
+            .filter(|s| s.failed())
+            .cloned()
+            .collect()
     }
 
     /// One failed task with its containers' last log lines, in the log and as a section of the

@@ -245,7 +245,7 @@ async fn checks_come_from_a_file_relative_to_the_workspace() {
     Mock::given(method("GET"))
         .and(path("/health"))
         .respond_with(ResponseTemplate::new(204))
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
     let dir = tempfile::tempdir().unwrap();
@@ -264,6 +264,15 @@ async fn checks_come_from_a_file_relative_to_the_workspace() {
     .await;
     assert_eq!(run.code, 0, "{}", run.log);
     assert_eq!(report(&run)["checks"][0]["name"], "health");
+    // A Docker action runs in the workspace, which a runner on the host may name in
+    // GITHUB_WORKSPACE by a path the container does not have: the working directory counts first.
+    let run = swa_testing::Step::new(BIN)
+        .input("base-url", server.uri())
+        .input("checks", ".github/smoke.yml")
+        .env("GITHUB_WORKSPACE", "/no/such/host/workspace")
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(run.code, 0, "{}", run.log);
 }
 
 #[tokio::test]

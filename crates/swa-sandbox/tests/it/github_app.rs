@@ -353,7 +353,25 @@ async fn the_orders_need_the_session_login_hands_out_and_the_asset_is_cached_for
 #[tokio::test]
 async fn login_broken_and_database_down_break_only_the_new_revision() {
     let sandbox = start("login-broken,database-down", 60.0);
-    let app = sandbox.app_url();
+    let health = || async {
+        reqwest::get(format!("{}/health", sandbox.app_url()))
+            .await
+            .unwrap()
+    };
+    let aws = aws(&sandbox).await;
+    let ecs = aws.ecs();
+    let deploy = |revision: String| {
+        let ecs = ecs.clone();
+        async move {
+            ecs.update_service()
+                .cluster(CLUSTER)
+                .service(SERVICE)
+                .task_definition(revision)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
     let login = || async {
         client()
             .post(format!("{}/user/login", sandbox.app_url()))
@@ -364,25 +382,10 @@ async fn login_broken_and_database_down_break_only_the_new_revision() {
             .status()
     };
     assert_eq!(login().await, 401);
-    assert_eq!(
-        reqwest::get(format!("{app}/health"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let aws = aws(&sandbox).await;
-    let ecs = aws.ecs();
-    let arn = crate::ecs_rollout::register_release_4(&ecs).await;
-    ecs.update_service()
-        .cluster(CLUSTER)
-        .service(SERVICE)
-        .task_definition(&arn)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(health().await.status(), 200);
+    deploy(crate::ecs_rollout::register_release_4(&ecs).await).await;
     assert_eq!(login().await, 500);
-    let r = reqwest::get(format!("{app}/health")).await.unwrap();
+    let r = health().await;
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "unhealthy");
@@ -392,19 +395,7 @@ async fn login_broken_and_database_down_break_only_the_new_revision() {
         "error: could not connect to server: Connection refused"
     );
     // Back on revision 3, as a rollback leaves it.
-    ecs.update_service()
-        .cluster(CLUSTER)
-        .service(SERVICE)
-        .task_definition("startupwebapp-service-task:3")
-        .send()
-        .await
-        .unwrap();
+    deploy("startupwebapp-service-task:3".into()).await;
     assert_eq!(login().await, 401);
-    assert_eq!(
-        reqwest::get(format!("{app}/health"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(health().await.status(), 200);
 }
