@@ -238,7 +238,7 @@ crash_loop() {
     "wait-healthy did not say the service rolled back"
   expect "stopped \(EssentialContainerExited: .*startupwebapp exited 1" "the log does not show why the tasks stopped"
   expect "\[Deploy/Deploy production/Deploy the backend *\] +\| +Traceback" "the log does not show the failed container's last lines"
-  refuse "\[Deploy/Deploy production/Verify *\] .*Success - Main Smoke test" "verify ran after a failed rollout"
+  refuse "\[Deploy/Deploy production/Verify *\] .*Main" "verify ran after a failed rollout"
   expect "\[Deploy/Deploy production/Roll back *\] .*Job succeeded" "the deploy's rollback job did not succeed"
   expect "Success - Main Wait until the rollback is healthy" "the rollback was not confirmed healthy"
   # ECS's circuit breaker has put revision 3 back already: the rollback job finds nothing to do.
