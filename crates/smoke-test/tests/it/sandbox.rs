@@ -153,9 +153,14 @@ fn the_startupwebapp_checks_file_passes_and_the_session_reaches_the_orders() {
         ✓ The smoke user's orders: 200 in [LATENCY]
         ");
     });
-    // The orders were asked for after the login, with its session.
-    let login = ops.iter().rposition(|o| o == "login").unwrap();
-    let orders = ops.iter().position(|o| o == "orders").unwrap();
+    // The orders were asked for after the smoke user's login (the wrong-password check runs
+    // beside them, before or after), with its session.
+    let calls = sb.calls();
+    let login = calls
+        .iter()
+        .position(|c| c.operation == "login" && c.status == 200)
+        .unwrap();
+    let orders = calls.iter().position(|c| c.operation == "orders").unwrap();
     assert!(login < orders, "{ops:?}");
 }
 
