@@ -6,7 +6,7 @@ use std::time::Duration;
 use swa_ecs::revision_label;
 
 use aws_sdk_ecs::types::{Deployment, Service};
-use aws_sdk_elasticloadbalancingv2::types::TargetHealthDescription;
+use aws_sdk_elasticloadbalancingv2::types::{TargetHealth, TargetHealthDescription};
 use aws_smithy_types::DateTime;
 use swa_ecs::StoppedTask;
 use swa_gha::{ActionError, Foreign, format_duration};
@@ -677,6 +677,22 @@ fn replaced(
     Assessment::over(progress, outcome)
 }
 
+/// The health of the target at `ip` (and `port`, when the service names one) in a target
+/// group's descriptions; `None` when it is not registered there.
+pub fn health_of<'a>(
+    descriptions: &'a [TargetHealthDescription],
+    ip: &str,
+    port: Option<i32>,
+) -> Option<&'a TargetHealth> {
+    descriptions
+        .iter()
+        .find(|d| {
+            d.target()
+                .is_some_and(|t| t.id() == Some(ip) && (port.is_none() || t.port() == port))
+        })
+        .and_then(|d| d.target_health())
+}
+
 /// What keeps the new tasks' targets from being healthy; empty when they all are.
 pub fn target_problems(targets: &Targets, desired: i32) -> Vec<String> {
     let ips = match &targets.ips {
@@ -703,16 +719,11 @@ pub fn target_problems(targets: &Targets, desired: i32) -> Vec<String> {
             }
         };
         for ip in ips {
-            let target = descriptions.iter().find(|d| {
-                d.target().is_some_and(|t| {
-                    t.id() == Some(ip.as_str()) && (lb.port.is_none() || t.port() == lb.port)
-                })
-            });
             let label = match lb.port {
                 Some(p) => format!("{ip}:{p}"),
                 None => ip.clone(),
             };
-            let Some(health) = target.and_then(|t| t.target_health()) else {
+            let Some(health) = health_of(descriptions, ip, lb.port) else {
                 problems.push(format!("target {label} not registered in {group}"));
                 continue;
             };

@@ -15,7 +15,7 @@ use swa_aws::{error_code, error_text, is_throttling};
 use swa_ecs::{ContainerLog, StoppedTask};
 use swa_gha::{ActionError, Foreign};
 
-use crate::assess::{HealthCheck, Targets, Watched};
+use crate::assess::{self, HealthCheck, Targets, Watched};
 use crate::pace::Pacer;
 use crate::watch::{Checked, Clients};
 
@@ -175,14 +175,10 @@ impl Observer {
             }
             // A task replaced since its address was read leaves its target draining (or gone):
             // the addresses are read again on the next look.
-            let replaced = groups.iter().any(|(_, health)| {
+            let replaced = groups.iter().any(|(lb, health)| {
                 health.as_ref().is_ok_and(|descriptions| {
                     ips.iter().any(|ip| {
-                        let target = descriptions
-                            .iter()
-                            .find(|d| d.target().and_then(|t| t.id()) == Some(ip.as_str()));
-                        target
-                            .and_then(|d| d.target_health())
+                        assess::health_of(descriptions, ip, lb.port)
                             .and_then(|h| h.state())
                             .is_none_or(|s| matches!(s.as_str(), "draining" | "unused"))
                     })

@@ -439,3 +439,25 @@ fn a_timeout_says_what_was_missing_as_of_the_last_answer() {
     assert_eq!(down.verdict, Verdict::Error);
     insta::assert_snapshot!(down.message, @"ECS could not be reached for 1m01s (12 polls in a row failed; unreachable-timeout is 1m00s): ThrottlingException: Rate exceeded");
 }
+
+#[test]
+fn a_targets_health_is_found_by_its_address_and_the_services_port() {
+    let mut other_port = target("10.0.1.1", TargetHealthStateEnum::Draining);
+    other_port.target = Some(
+        TargetDescription::builder()
+            .id("10.0.1.1")
+            .port(9000)
+            .build(),
+    );
+    let descriptions = vec![
+        other_port,
+        target("10.0.1.1", TargetHealthStateEnum::Healthy),
+    ];
+    let state = |port| health_of(&descriptions, "10.0.1.1", port).and_then(|h| h.state().cloned());
+    assert_eq!(state(Some(8000)), Some(TargetHealthStateEnum::Healthy));
+    assert_eq!(state(Some(9000)), Some(TargetHealthStateEnum::Draining));
+    // Without a port, the first registration of the address answers.
+    assert_eq!(state(None), Some(TargetHealthStateEnum::Draining));
+    assert_eq!(state(Some(7000)), None);
+    assert!(health_of(&descriptions, "10.0.1.9", None).is_none());
+}
