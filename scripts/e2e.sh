@@ -8,10 +8,11 @@
 # Each case runs a caller repository's entry workflow, exactly as examples/ holds it, which calls
 # org/swa-actions/.github/workflows/<workflow>.yml@v1 (served from this checkout), and asserts on
 # the sandbox's recorded calls as well as the log:
-# 2. healthy: examples/app deploy.yml on push deploys (check, test, migrate, update, wait,
-#    frontend, verify with examples/startupwebapp-smoke.yml and the smoke user's secrets; one
-#    UpdateService, no rollback); then rollback.yml (workflow_dispatch) takes the backend back to
-#    the revision it replaced.
+# 2. healthy: examples/app deploy.yml on push deploys (check, test beside the frontend's checkout,
+#    migrate, update, wait, the frontend commit that was tested, verify with
+#    examples/startupwebapp-smoke.yml and the smoke user's secrets; one UpdateService, no
+#    rollback); then rollback.yml (workflow_dispatch) takes the backend back to the revision it
+#    replaced.
 # 3. crash-loop: the push deploy fails at wait-healthy, the log says why, and the rollback job
 #    takes the backend back; a caller passing `auto-rollback: false` gets no rollback job.
 # 4. login-broken: the rollout is healthy, the plan's verification finds the login answering
@@ -25,9 +26,10 @@
 # bridge's gateway address (172.17.0.1, `swa-sandbox serve --bind`) instead.
 # `org/swa-actions/...@v1` (actions and reusable workflows) resolves to a tree made from this
 # checkout (--local-repository), laid out as release.yml publishes it. Steps that need
-# github.com (OIDC credentials, the image build and push) are skipped under act (the image push is
-# done here, into the sandbox's ECR); configure-aws-credentials and the frontend's checkout of a
-# ref are replaced by the stand-ins in tests/e2e. Logs: .tmp/e2e/.
+# github.com (OIDC credentials, pip's cache, the image build and push) are skipped under act (the
+# image push is done here, into the sandbox's ECR); configure-aws-credentials, actions/cache and
+# the checkouts of the frontend repository are replaced by the stand-ins in tests/e2e. Logs:
+# .tmp/e2e/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -92,12 +94,27 @@ cp -r tests/e2e/startupwebapp "$app"
 cp -r examples/app/.github "$app/"
 # The checks file the healthy case's variables name, as the team would keep it.
 cp examples/startupwebapp-smoke.yml "$app/.github/smoke-checks.yml"
+# The caller's lint command, as its inputs would give it: flake8 (the default) is not on this
+# machine.
+sed -i 's|^      functional-test-command: .*|&\n      lint-command: python -m py_compile manage.py|' "$app/.github/workflows/deploy.yml"
+grep -q '^      lint-command: ' "$app/.github/workflows/deploy.yml" || fail "the fixture has no functional-test-command line"
 commit_fixture "$app"
+# The frontend repository the deploy's test job checks out (its default branch's head).
+frontend_repo="$work/frontend-repo"
+cp -r tests/e2e/startupwebapp-frontend "$frontend_repo"
+commit_fixture "$frontend_repo"
+frontend_dir=$frontend_repo
 
-# configure-aws-credentials (skipped under act) still has to resolve: a local stand-in.
+# Actions that are skipped under act (configure-aws-credentials, actions/cache) still have to
+# resolve: a local stand-in. act serves actions/checkout from the working copy when it checks out
+# the calling repository itself; a checkout of the frontend (a `repository` or a `ref`) goes to the
+# local checkout (tests/e2e/checkout) of $frontend_dir.
 local_repos=(--local-repository "org/swa-actions@v1=$v1")
-for uses in $(grep -ho 'aws-actions/configure-aws-credentials@[0-9a-f]\{40\}' .github/workflows/*.yml | sort -u); do
+for uses in $(grep -ho '\(aws-actions/configure-aws-credentials\|actions/cache\)@[0-9a-f]\{40\}' .github/workflows/*.yml | sort -u); do
   local_repos+=(--local-repository "$uses=$root/tests/e2e/stand-in")
+done
+for uses in $(grep -ho 'actions/checkout@[0-9a-f]\{40\}' .github/workflows/*.yml | sort -u); do
+  local_repos+=(--local-repository "$uses=$root/tests/e2e/checkout")
 done
 
 # The address containers on the default bridge reach this machine at.
@@ -144,7 +161,7 @@ run_act() {
   (cd "$dir" && "$act" "$event" \
     -W ".github/workflows/$workflow" \
     -P ubuntu-latest=-self-hosted --pull=false --network host \
-    "${local_repos[@]}" "${aws_env[@]}" \
+    "${local_repos[@]}" "${aws_env[@]}" --env "E2E_FRONTEND_DIR=$frontend_dir" \
     --var IMAGE_REPOSITORY=123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp \
     --var APP_URL="$APP_URL" \
     --var FRONTEND_REPOSITORY=org/startupwebapp-frontend \
@@ -203,6 +220,15 @@ healthy() {
   done
   refuse "\[Deploy/Deploy production/Roll back *\]" "the healthy deploy rolled back"
   expect "Ran the application tests: OK" "the application's tests did not run"
+  # The frontend that was tested is the frontend that was dispatched: the head of its default
+  # branch when the test job checked it out.
+  local tested dispatched
+  tested=$(git -C "$frontend_repo" rev-parse HEAD)
+  expect "Ran the functional tests against the frontend at $tested: OK" "the functional tests did not run against the frontend's head"
+  expect "::set-output:: frontend-commit=$tested$" "the test job did not record the frontend commit"
+  dispatched=$(curl -fsS "${AWS_ENDPOINT_URL%/}/_sandbox/calls" | grep -o '"frontend_ref":"[^"]*"' | cut -d'"' -f4)
+  [ "$dispatched" = "$tested" ] || fail "the frontend dispatched ($dispatched) is not the one tested ($tested)"
+  echo "frontend tested and dispatched: $tested" >&2
   expect "Success - Main Update the service" "update-service did not run"
   expect "Success - Main Wait until healthy" "wait-healthy did not run"
   [ "$(calls UpdateService)" -eq 1 ] || fail "the healthy deploy updated the service $(calls UpdateService) times"
@@ -322,12 +348,8 @@ frontend() {
   commit_fixture "$fe"
   printf '{"action":"deploy-production","client_payload":{"correlation_id":"e2e-%s","frontend_ref":"%s"}}\n' \
     "$$" "$(git -C "$fe" rev-parse HEAD)" >"$work/frontend-event.json"
-  # act serves actions/checkout from the working copy only when no `ref:` is given: here a local
-  # checkout (tests/e2e/checkout) stands in for it, exporting exactly `ref` of the frontend.
-  local checkout
-  checkout=$(grep -ho 'actions/checkout@[0-9a-f]\{40\}' .github/workflows/deploy-frontend.yml | head -1)
-  local callers_repos=("${local_repos[@]}")
-  local_repos+=(--local-repository "$checkout=$root/tests/e2e/checkout" --env "E2E_FRONTEND_DIR=$fe")
+  # The checkout of the payload's `ref` exports exactly that commit of this repository.
+  frontend_dir=$fe
   local n
   for n in 1 2; do
     run_act "frontend-$n" "$fe" repository_dispatch deploy.yml -e "$work/frontend-event.json"
@@ -356,7 +378,7 @@ frontend() {
   expect "::set-output:: deleted=0$" "delete: false deleted objects"
   [ $(( $(calls DeleteObject) + $(calls DeleteObjects) )) -eq "$deletes_before" ] \
     || fail "with delete: false the sandbox's S3 was asked to delete"
-  local_repos=("${callers_repos[@]}")
+  frontend_dir=$frontend_repo
   stop_sandbox
 }
 

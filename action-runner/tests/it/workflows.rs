@@ -419,6 +419,190 @@ fn the_production_deploy_fits_20_minutes_and_rolls_back() {
     );
 }
 
+/// The frontend that ships is the frontend that was tested: the test job checks the frontend
+/// repository out beside the backend, records the commit it got, runs the functional tests
+/// against that checkout, and deploy-frontend dispatches that very commit.
+#[test]
+fn the_frontend_dispatched_is_the_one_the_test_job_checked_out() {
+    let workflow = yaml(&root().join(".github/workflows/deploy-production.yml"));
+    let test = &workflow["jobs"]["test"];
+    let frontend = steps(test)
+        .position(|s| s["with"]["repository"] == "${{ env.FRONTEND_REPOSITORY }}")
+        .expect("the test job checks the frontend repository out");
+    let checkout = steps(test).nth(frontend).unwrap();
+    assert!(
+        checkout["uses"]
+            .as_str()
+            .unwrap()
+            .starts_with("actions/checkout@")
+    );
+    assert_eq!(checkout["with"]["ref"], "${{ env.FRONTEND_REF }}");
+    assert_eq!(checkout["with"]["persist-credentials"], false);
+    let path = checkout["with"]["path"]
+        .as_str()
+        .expect("a path of its own");
+
+    // The job's output is the commit read from that checkout, after it.
+    let output = test["outputs"]["frontend-commit"].as_str().unwrap();
+    let id = output
+        .strip_prefix("${{ steps.")
+        .and_then(|rest| rest.strip_suffix(".outputs.frontend-commit }}"))
+        .unwrap_or_else(|| panic!("frontend-commit is `{output}`"));
+    let reader = steps(test)
+        .position(|s| s["id"] == id)
+        .expect("the step that reads the commit");
+    assert!(reader > frontend, "the commit is read before the checkout");
+    let script = steps(test).nth(reader).unwrap()["run"].as_str().unwrap();
+    assert!(
+        script.contains(&format!("frontend=$(git -C {path} rev-parse HEAD)"))
+            && script.contains("echo \"frontend-commit=$frontend\" >> \"$GITHUB_OUTPUT\""),
+        "{script}"
+    );
+
+    // The functional tests see that checkout.
+    let functional = steps(test)
+        .find(|s| s["env"]["STAGE"] == "functional-test-command")
+        .expect("a functional-test stage");
+    assert_eq!(
+        functional["env"]["FRONTEND_DIR"].as_str(),
+        Some(format!("${{{{ github.workspace }}}}/{path}").as_str())
+    );
+
+    // deploy-frontend waits for the test job and dispatches its commit, and nothing else reads
+    // the frontend-ref input than the test job's checkout.
+    let deploy = &workflow["jobs"]["deploy-frontend"];
+    let needs: Vec<&str> = deploy["needs"]
+        .as_sequence()
+        .expect("deploy-frontend needs a list")
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(needs.contains(&"test"), "{needs:?}");
+    let dispatch = steps(deploy)
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("org/swa-actions/dispatch-frontend@"))
+        })
+        .expect("the dispatch");
+    assert_eq!(
+        dispatch["with"]["frontend-ref"],
+        "${{ needs.test.outputs.frontend-commit }}"
+    );
+    let code = code_of("deploy-production.yml");
+    assert_eq!(code.matches("env.FRONTEND_REF").count(), 1, "{code}");
+    assert_eq!(code.matches("inputs.frontend-ref").count(), 1, "{code}");
+}
+
+/// The test job's stages as the plan names them, each one input, against a PostgreSQL service
+/// container that the input names (empty, none) and that is health-checked before the tests.
+#[test]
+fn the_test_job_runs_the_plans_stages_against_postgresql() {
+    let workflow = yaml(&root().join(".github/workflows/deploy-production.yml"));
+    let test = &workflow["jobs"]["test"];
+    let stages: Vec<(&str, &str)> = steps(test)
+        .filter_map(|s| Some((s["name"].as_str()?, s["env"]["STAGE"].as_str()?)))
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            ("Install", "install-command"),
+            ("Lint", "lint-command"),
+            ("Unit tests", "test-command"),
+            ("Functional tests", "functional-test-command"),
+        ]
+    );
+    let inputs = &workflow["on"]["workflow_call"]["inputs"];
+    for (_, stage) in &stages {
+        let step = steps(test).find(|s| s["env"]["STAGE"] == *stage).unwrap();
+        assert_eq!(
+            step["env"]["COMMAND"].as_str(),
+            Some(format!("${{{{ inputs.{stage} }}}}").as_str())
+        );
+        assert_eq!(inputs[*stage]["type"], "string", "{stage}");
+    }
+    assert_eq!(inputs["lint-command"]["default"], "flake8");
+    let postgres = &test["services"]["postgres"];
+    assert_eq!(postgres["image"], "${{ inputs.postgres-image }}");
+    assert!(
+        inputs["postgres-image"]["default"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres:")
+    );
+    assert!(
+        postgres["options"]
+            .as_str()
+            .unwrap()
+            .contains("--health-cmd \"pg_isready"),
+        "the service is health-checked before the steps start"
+    );
+    let database = steps(test)
+        .find(|s| s["name"] == "The database")
+        .expect("a step that exports the database's variables");
+    let script = database["run"].as_str().unwrap();
+    for var in [
+        "DATABASE_URL=",
+        "PGHOST=",
+        "PGPORT=",
+        "PGUSER=",
+        "PGPASSWORD=",
+        "PGDATABASE=",
+    ] {
+        assert!(script.contains(var), "{var} is not exported");
+    }
+    let position = |name: &str| steps(test).position(|s| s["name"] == name).unwrap();
+    assert!(position("The database") < position("Unit tests"));
+    let cache = steps(test)
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/cache@"))
+        })
+        .expect("pip's cache");
+    assert_eq!(cache["with"]["path"], "~/.cache/pip");
+    assert!(
+        cache["with"]["key"]
+            .as_str()
+            .unwrap()
+            .contains("hashFiles('**/requirements*.txt')")
+    );
+    assert!(position("pip's cache") < position("Install"));
+}
+
+/// A stage's script, run by bash as the runner runs it: an empty command skips the stage with a
+/// notice naming the input, a command runs, and its failure fails the step.
+#[test]
+fn an_empty_stage_command_is_skipped_and_says_so() {
+    let workflow = yaml(&root().join(".github/workflows/deploy-production.yml"));
+    let lint = steps(&workflow["jobs"]["test"])
+        .find(|s| s["name"] == "Lint")
+        .unwrap();
+    let script = lint["run"].as_str().unwrap();
+    let run = |command: &str| {
+        let out = std::process::Command::new("bash")
+            .args(["-e", "-c", script])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap())
+            .env("STAGE", "lint-command")
+            .env("COMMAND", command)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    insta::assert_snapshot!(run("").1, @"::notice title=Skipped::`lint-command` is empty: this stage does not run");
+    assert_eq!(run("").0, Some(0));
+    assert_eq!(
+        run("echo linted; echo '::warning::x' | tr x y"),
+        (Some(0), "linted\n::warning::y\n".to_string())
+    );
+    assert_eq!(run("false; echo not reached").0, Some(1));
+    assert_eq!(run("exit 3").0, Some(3));
+}
+
 /// rollback-production's summary step, run by bash as the runner runs it, with a reason that
 /// tries to act as workflow commands and to break the summary's Markdown.
 #[test]
@@ -480,6 +664,11 @@ const PINNED: &[(&str, &str, &str)] = &[
     (
         "aws-actions/configure-aws-credentials",
         "e6de054238d6b7531b4efff3b6587d9aade6a06c", // v6.2.3
+        "node24",
+    ),
+    (
+        "actions/cache",
+        "27d5ce7f107fe9357f9df03efb73ab90386fccae", // v5.0.5
         "node24",
     ),
     (
