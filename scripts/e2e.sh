@@ -16,7 +16,9 @@
 # 3. crash-loop: the push deploy fails at wait-healthy, the log says why, and the rollback job
 #    takes the backend back; a caller passing `auto-rollback: false` gets no rollback job.
 # 4. login-broken: the rollout is healthy, the plan's verification finds the login answering
-#    500, and the rollback job takes the backend back.
+#    500, and the rollback job takes both halves back: the backend to the revision it replaced,
+#    the frontend to the commit the live deployment record names. Every deploy and rollback is
+#    recorded as a GitHub deployment in the sandbox, and each case checks the records.
 # 5. frontend: examples/frontend deploy.yml on repository_dispatch uploads the site to the
 #    sandbox's S3, a second run uploads nothing, and a caller passing `delete: false` deletes
 #    nothing.
@@ -166,6 +168,7 @@ run_act() {
     --var APP_URL="$APP_URL" \
     --var FRONTEND_REPOSITORY=org/startupwebapp-frontend \
     --var FRONTEND_API_URL="$GITHUB_API_URL" \
+    --env GITHUB_API_URL="$GITHUB_API_URL" -s GITHUB_TOKEN="ghs_e2e$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
     --var FRONTEND_BUCKET=startupwebapp-frontend \
     -s FRONTEND_DISPATCH_TOKEN="ghp_e2e$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
     "$@") >"$act_log" 2>&1
@@ -174,6 +177,14 @@ run_act() {
   act_seconds=$(since "$t")
   echo "act $name: exit $act_rc after ${act_seconds}s (log: $act_log)" >&2
 }
+
+# sandbox WHAT QUERY: a JMESPath query (jp.py, from awscli's jmespath) of the sandbox's
+# /_sandbox/WHAT (state or calls), its answer unquoted.
+sandbox() {
+  curl -fsS "${AWS_ENDPOINT_URL%/}/_sandbox/$1" | "$root/.venv/bin/jp.py" "$2" | tr -d '"'
+}
+# record KIND FIELD: FIELD (a JMESPath) of the newest GitHub deployment record of KIND.
+record() { sandbox state "githubDeployments[?payload.kind=='$1'] | [-1].$2"; }
 
 # calls OPERATION: how many times the sandbox was asked OPERATION (its recorded calls, compact JSON).
 calls() {
@@ -207,6 +218,7 @@ deploy_on_push() { # deploy_on_push NAME [act args...]
 
 # The sandbox's smoke user, as the caller's secrets give it.
 smoke_password=sandbox-password
+revision_4=arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task:4
 
 healthy() {
   say "healthy: the application's deploy.yml on push, verified by examples/startupwebapp-smoke.yml"
@@ -226,9 +238,14 @@ healthy() {
   tested=$(git -C "$frontend_repo" rev-parse HEAD)
   expect "Ran the functional tests against the frontend at $tested: OK" "the functional tests did not run against the frontend's head"
   expect "::set-output:: frontend-commit=$tested$" "the test job did not record the frontend commit"
-  dispatched=$(curl -fsS "${AWS_ENDPOINT_URL%/}/_sandbox/calls" | grep -o '"frontend_ref":"[^"]*"' | cut -d'"' -f4)
+  dispatched=$(sandbox calls "[?operation=='dispatches'].request.body.client_payload.frontend_ref | join(',', @)")
   [ "$dispatched" = "$tested" ] || fail "the frontend dispatched ($dispatched) is not the one tested ($tested)"
   echo "frontend tested and dispatched: $tested" >&2
+  # The deploy's record: in progress from the update, success once verified, with what went live.
+  [ "$(record deploy "states | join(',', @)")" = in_progress,success ] || fail "the deploy's record is $(record deploy states)"
+  [ "$(record deploy payload.frontend_ref)" = "$tested" ] || fail "the deploy's record names frontend $(record deploy payload.frontend_ref)"
+  [ "$(record deploy payload.task_definition_arn)" = "$revision_4" ] || fail "the deploy's record names $(record deploy payload.task_definition_arn)"
+  [ "$(record deploy ref)" = "$(git -C "$app" rev-parse HEAD)" ] || fail "the deploy's record is of $(record deploy ref)"
   expect "Success - Main Update the service" "update-service did not run"
   expect "Success - Main Wait until healthy" "wait-healthy did not run"
   [ "$(calls UpdateService)" -eq 1 ] || fail "the healthy deploy updated the service $(calls UpdateService) times"
@@ -244,8 +261,18 @@ healthy() {
 
   say "healthy: the application's rollback.yml (workflow_dispatch)"
   run_act rollback "$app" workflow_dispatch rollback.yml --input revision=previous \
-    --input reason="e2e: roll back the deploy"
+    --input frontend-ref=previous --input reason="e2e: roll back the deploy"
   [ "$act_rc" -eq 0 ] || { tail -n 80 "$act_log" >&2; fail "the rollback failed"; }
+  # `previous` of the frontend: the commit the deploy before the live one (revision 3) shipped.
+  local previous_frontend
+  previous_frontend=$(sandbox state "githubDeployments[?payload.task_definition_arn=='${revision_4%:4}:3'] | [-1].payload.frontend_ref")
+  [ "$(sandbox calls "[?operation=='dispatches'].request.body.client_payload.frontend_ref | [-1]")" = "$previous_frontend" ] \
+    || fail "the rollback did not dispatch the previous frontend ($previous_frontend)"
+  [ "$(record rollback "states | join(',', @)")" = in_progress,success ] || fail "the rollback's record is $(record rollback states)"
+  [ "$(record rollback payload.frontend_ref)" = "$previous_frontend" ] || fail "the rollback's record names frontend $(record rollback payload.frontend_ref)"
+  [ "$(record rollback payload.task_definition_arn)" = "${revision_4%:4}:3" ] || fail "the rollback's record names $(record rollback payload.task_definition_arn)"
+  expect "Live before \(deployment [0-9]+\) \| backend .${revision_4}" "the summary does not say what was live"
+
   expect "Success - Main Roll the backend back" "the rollback's update-service did not run"
   expect "Rolled back by .*startupwebapp-service-task:4 -> .*startupwebapp-service-task:3 \(success\)" \
     "the rollback did not go from the deployed revision 4 back to revision 3"
@@ -270,6 +297,9 @@ crash_loop() {
   # ECS's circuit breaker has put revision 3 back already: the rollback job finds nothing to do.
   expect "already runs this task definition \(startupwebapp-service-task:3\)" "the rollback job did not find revision 3 running"
   [ "$(calls UpdateService)" -eq 1 ] || fail "the crash-loop deploy updated the service $(calls UpdateService) times"
+  [ "$(calls dispatches)" -eq 0 ] || fail "the frontend was dispatched after a failed rollout"
+  [ "$(record deploy "states | join(',', @)")" = in_progress,failure ] || fail "the deploy's record is $(record deploy states)"
+  [ "$(record rollback "states | join(',', @)")" = in_progress,success ] || fail "the rollback's record is $(record rollback states)"
   grep -E "::error" "$act_log" | head -3 | sed 's/^/  reason shown: /' >&2
   stop_sandbox
 
@@ -303,6 +333,18 @@ login_broken() {
   expect "\[Deploy/Deploy production/Roll back *\] .*Job succeeded" "the rollback job did not succeed"
   expect "Success - Main Wait until the rollback is healthy" "the rollback was not confirmed healthy"
   [ "$(calls UpdateService)" -eq 2 ] || fail "the service was updated $(calls UpdateService) times, not deploy and rollback"
+  # Both halves: the frontend goes back to the commit of the deployment that was live before
+  # (the sandbox's record of revision 3), after the tested one had been dispatched.
+  local live_frontend dispatched
+  live_frontend=$(sandbox state "githubDeployments[?payload.task_definition_arn=='${revision_4%:4}:3'] | [-1].payload.frontend_ref")
+  dispatched=$(sandbox calls "[?operation=='dispatches'].request.body.client_payload.frontend_ref | join(',', @)")
+  [ "$dispatched" = "$(git -C "$frontend_repo" rev-parse HEAD),$live_frontend" ] \
+    || fail "the frontend dispatches were $dispatched, not the tested commit then $live_frontend"
+  expect "Success - Main Roll the frontend back" "the frontend was not rolled back"
+  [ "$(record deploy "states | join(',', @)")" = in_progress,failure ] || fail "the deploy's record is $(record deploy states)"
+  [ "$(record rollback "states | join(',', @)")" = in_progress,success ] || fail "the rollback's record is $(record rollback states)"
+  [ "$(record rollback payload.frontend_ref)" = "$live_frontend" ] || fail "the rollback's record names frontend $(record rollback payload.frontend_ref)"
+  echo "both halves rolled back: frontend $live_frontend" >&2
   stop_sandbox
 }
 

@@ -48,6 +48,7 @@ actions! {
     "dispatch-frontend" => dispatch_frontend,
     "smoke-test" => smoke_test,
     "sync-frontend" => sync_frontend,
+    "record-deployment" => record_deployment,
 }
 
 /// Finds an action by name.

@@ -9,12 +9,14 @@
 //! `x-ratelimit-*` headers.
 
 mod client;
+mod deployments;
 mod error;
 mod repo;
 mod runs;
 mod token;
 
 pub use client::{GitHub, RetryEvent, RetryPolicy, api_base_url};
+pub use deployments::{Deployment, DeploymentStatus, NewDeployment, NewStatus};
 pub use error::GithubError;
 pub use repo::Repo;
 pub use runs::{RunFilter, WorkflowRun, parse_timestamp};

@@ -36,11 +36,17 @@ pub fn operation(method: &str, path: &str) -> String {
         ("POST", ["repos", _, _, "actions", "runs", _, "rerun"]) => "rerun".into(),
         ("GET", ["repos", _, _]) => "get-repo".into(),
         ("GET", ["rate_limit"]) => "rate-limit".into(),
+        ("POST", ["repos", _, _, "deployments"]) => "create-deployment".into(),
+        ("GET", ["repos", _, _, "deployments"]) => "list-deployments".into(),
+        ("POST", ["repos", _, _, "deployments", _, "statuses"]) => {
+            "create-deployment-status".into()
+        }
+        ("GET", ["repos", _, _, "deployments", _, "statuses"]) => "list-deployment-statuses".into(),
         _ => format!("{method} {path}"),
     }
 }
 
-fn message(status: u16, text: &str) -> Reply {
+pub fn message(status: u16, text: &str) -> Reply {
     Reply::json(
         status,
         &json!({"message": text, "documentation_url": DOCS, "status": status.to_string()}),
@@ -117,6 +123,7 @@ fn route(w: &mut World, req: &Request) -> Reply {
     match (req.method, rest) {
         ("GET", []) => Reply::json(200, &repository(owner, repo)),
         ("POST", ["dispatches"]) => dispatch(w, req, owner, repo, now),
+        (_, ["deployments", rest @ ..]) => crate::records::route(w, req, owner, repo, rest),
         ("GET", ["actions", "runs"]) => list_runs(w, req, owner, repo, None, now),
         ("GET", ["actions", "workflows", workflow, "runs"]) => {
             let file = WORKFLOW_PATH.rsplit('/').next().unwrap_or_default();

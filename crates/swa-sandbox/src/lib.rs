@@ -28,6 +28,7 @@ mod elb;
 mod github;
 mod limits;
 mod logs;
+mod records;
 mod s3;
 pub mod world;
 mod xml;
@@ -537,6 +538,7 @@ fn state_json(w: &World) -> Value {
         "images": images,
         "workflowRuns": runs,
         "serviceDeployments": deployments::state_json(w),
+        "githubDeployments": records::state_json(w),
     })
 }
 

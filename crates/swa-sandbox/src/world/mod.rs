@@ -4,9 +4,9 @@
 //! `seed` holds the names and what the world starts with, `scenario` the scenarios and the clock,
 //! `model` the things the world is made of, `tasks` a task's life and `rollout` the service
 //! scheduler (together, the rollout state machine), `history` the service deployments ECS
-//! records, `runs` the GitHub workflow runs and `canned` the containers' output. The services'
-//! wire formats (`ecs`, `s3`, `elb`, ...) read and change the world; the world depends on none
-//! of them.
+//! records, `runs` the GitHub workflow runs, `records` the GitHub deployments and `canned` the
+//! containers' output. The services' wire formats (`ecs`, `s3`, `elb`, ...) read and change the
+//! world; the world depends on none of them.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 mod canned;
 mod history;
 mod model;
+mod records;
 mod rollout;
 mod runs;
 mod scenario;
@@ -23,6 +24,7 @@ mod tasks;
 
 pub use history::{History, Revision, RollbackInfo, ServiceDeployment};
 pub use model::*;
+pub use records::*;
 pub use rollout::*;
 pub use runs::*;
 pub use scenario::*;
@@ -62,6 +64,8 @@ pub struct World {
     pub history: history::History,
     /// The app's login sessions (session ids it handed out).
     pub sessions: std::collections::BTreeSet<String>,
+    /// GitHub deployments (the Deployments API) and their statuses.
+    pub records: Vec<Record>,
 }
 
 impl World {
@@ -101,6 +105,7 @@ impl World {
             drained: Vec::new(),
             history: Default::default(),
             sessions: Default::default(),
+            records: Vec::new(),
         };
         world.seed(start);
         world

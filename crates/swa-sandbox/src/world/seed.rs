@@ -192,6 +192,7 @@ impl World {
             deployed_at + 6 * 60 * SECOND,
             format!("(service {SERVICE}) has reached a steady state."),
         );
+        self.seed_records(start);
     }
 }
 
