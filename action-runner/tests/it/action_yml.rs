@@ -213,3 +213,15 @@ fn every_action_yml_has_a_name_description_branding_and_readme() {
         }
     }
 }
+
+/// An action's metadata holds no expression: act refuses `${{ }}` where the runner does not
+/// evaluate one ("expressions are not allowed here"), descriptions included.
+#[test]
+fn action_metadata_holds_no_expression() {
+    for (name, _) in action_ymls() {
+        let text =
+            fs::read_to_string(root().join("actions").join(&name).join("action.yml")).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("${{")).collect();
+        assert!(lines.is_empty(), "actions/{name}/action.yml: {lines:?}");
+    }
+}

@@ -570,6 +570,128 @@ fn the_test_job_runs_the_plans_stages_against_postgresql() {
     assert!(position("pip's cache") < position("Install"));
 }
 
+/// Every job that reads or writes deployment records has `deployments: write`, and the entry
+/// workflows that call those reusable workflows grant it (a called workflow gets no more than its
+/// caller gives).
+#[test]
+fn jobs_that_keep_deployment_records_may_write_them() {
+    let mut problems = Vec::new();
+    let mut recording = Vec::new();
+    for (file, workflow) in workflows() {
+        for (name, job) in workflow["jobs"].as_mapping().unwrap() {
+            let records = steps(job).any(|s| {
+                s["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("org/swa-actions/record-deployment@"))
+            });
+            if !records {
+                continue;
+            }
+            recording.push(file.clone());
+            if job["permissions"]["deployments"].as_str() != Some("write") {
+                problems.push(format!(
+                    "{file} {}: records deployments without `deployments: write`",
+                    name.as_str().unwrap()
+                ));
+            }
+        }
+    }
+    recording.dedup();
+    assert_eq!(
+        recording,
+        ["deploy-production.yml", "rollback-production.yml"]
+    );
+    for (file, workflow) in entry_workflows() {
+        for job in workflow["jobs"].as_mapping().unwrap().values() {
+            let called = job["uses"].as_str().unwrap_or_default();
+            if recording.iter().any(|r| called.contains(r.as_str()))
+                && job["permissions"]["deployments"].as_str() != Some("write")
+            {
+                problems.push(format!(
+                    "{file}: calls {called} without granting `deployments: write`"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The deploy's record names the frontend commit the tests passed with; it is marked a success
+/// only when the verification passed; a failed verification after the frontend went out sends
+/// the frontend back to the commit the live record names, and an unchanged frontend is not
+/// dispatched again.
+#[test]
+fn the_deploy_record_and_the_rollback_of_both_halves_are_wired() {
+    let workflow = yaml(&root().join(".github/workflows/deploy-production.yml"));
+    let jobs = &workflow["jobs"];
+    let step = |job: &str, name: &str| {
+        steps(&jobs[job])
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{job} has no step `{name}`"))
+            .clone()
+    };
+    let record = step("deploy-backend", "Record the deployment");
+    assert_eq!(record["with"]["mode"], "start");
+    assert_eq!(
+        record["with"]["frontend-ref"],
+        "${{ needs.test.outputs.frontend-commit }}"
+    );
+    assert_eq!(
+        record["with"]["task-definition-arn"],
+        "${{ steps.update.outputs.task-definition-arn }}"
+    );
+    let outcome = step("record", "Record the outcome");
+    assert_eq!(outcome["with"]["mode"], "finish");
+    assert_eq!(
+        outcome["with"]["result"],
+        "${{ needs.verify.result == 'success' && 'success' || 'failure' }}"
+    );
+    assert!(jobs["record"]["if"].as_str().unwrap().contains("always()"));
+
+    let frontend = step("rollback", "Roll the frontend back");
+    assert_eq!(
+        frontend["with"]["frontend-ref"],
+        "${{ steps.live.outputs.frontend-ref }}"
+    );
+    let condition = frontend["if"].as_str().unwrap();
+    for part in [
+        "needs.verify.result == 'failure'",
+        "needs.deploy-frontend.result == 'success'",
+        "steps.live.outputs.frontend-ref != needs.test.outputs.frontend-commit",
+    ] {
+        assert!(condition.contains(part), "{condition}");
+    }
+    let live = step("rollback", "What was live before");
+    assert_eq!(live["with"]["mode"], "find");
+    let order: Vec<&str> = steps(&jobs["rollback"])
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    let at = |name: &str| order.iter().position(|n| *n == name).unwrap();
+    assert!(at("What was live before") < at("Roll the backend back"));
+    assert!(at("Wait until the rollback is healthy") < at("Roll the frontend back"));
+    assert!(at("Roll the frontend back") < at("Record the rollback"));
+
+    let dispatch = step("deploy-frontend", "Deploy the frontend");
+    assert_eq!(
+        dispatch["with"]["live-ref"],
+        "${{ needs.deploy-backend.outputs.live-frontend-ref }}"
+    );
+
+    let manual = yaml(&root().join(".github/workflows/rollback-production.yml"));
+    let order: Vec<&str> = steps(&manual["jobs"]["rollback"])
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    let at = |name: &str| {
+        order
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or_else(|| panic!("no step {name}"))
+    };
+    // `previous` is resolved, or refused, before anything changes.
+    assert!(at("The frontend commit") < at("Roll the backend back"));
+    assert!(at("The previous deployment") < at("The frontend commit"));
+}
+
 /// A stage's script, run by bash as the runner runs it: an empty command skips the stage with a
 /// notice naming the input, a command runs, and its failure fails the step.
 #[test]

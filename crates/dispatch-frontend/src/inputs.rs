@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use swa_gha::{ActionError, Env};
+use swa_gha::{ActionError, Env, Foreign};
 use swa_github::{Repo, Token};
 
 use crate::Args;
@@ -19,6 +19,9 @@ pub struct Checked {
     /// client_payload without the correlation id, which each dispatch adds.
     pub payload: Map<String, Value>,
     pub frontend_ref: Option<String>,
+    /// The frontend commit live now, from the deployment records.
+    pub live_ref: Option<String>,
+    pub skip_unchanged: bool,
     pub sha: Option<String>,
     pub wait: bool,
     pub workflow: Option<String>,
@@ -74,18 +77,8 @@ pub fn check(args: &Args, env: &Env) -> Result<Checked, ActionError> {
         ));
     }
 
-    let frontend_ref = match args.frontend_ref.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(r) => {
-            if r.len() > 255 || r.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(ActionError::input(
-                    "frontend-ref",
-                    format!("`{r}` is not a commit SHA or ref name"),
-                ));
-            }
-            Some(r.to_string())
-        }
-    };
+    let frontend_ref = git_ref("frontend-ref", args.frontend_ref.as_deref())?;
+    let live_ref = git_ref("live-ref", args.live_ref.as_deref())?;
     let sha = env.non_empty("GITHUB_SHA").map(String::from);
 
     let mut payload = match args.client_payload.as_deref().map(str::trim) {
@@ -184,6 +177,8 @@ pub fn check(args: &Args, env: &Env) -> Result<Checked, ActionError> {
         event_type,
         payload,
         frontend_ref,
+        live_ref,
+        skip_unchanged: args.skip_unchanged,
         sha,
         wait: args.wait,
         workflow,
@@ -193,6 +188,30 @@ pub fn check(args: &Args, env: &Env) -> Result<Checked, ActionError> {
         api_url,
         poll: poll.max(Duration::from_millis(10)),
     })
+}
+
+/// A commit SHA or a ref name: one word, at most 255 bytes.
+fn git_ref(input: &str, value: Option<&str>) -> Result<Option<String>, ActionError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(r) if r.len() > 255 || r.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Err(ActionError::input(
+                input,
+                format!("`{}` is not a commit SHA or ref name", Foreign(r)),
+            ))
+        }
+        Some(r) => Ok(Some(r.to_string())),
+    }
+}
+
+impl Checked {
+    /// The frontend commit asked for when it is the one live already and `skip-unchanged` is on:
+    /// there is nothing to deploy.
+    pub fn unchanged(&self) -> Option<&str> {
+        let wanted = self.frontend_ref.as_deref()?;
+        let live = self.live_ref.as_deref()?;
+        (self.skip_unchanged && wanted.eq_ignore_ascii_case(live)).then_some(wanted)
+    }
 }
 
 fn kind(value: &Value) -> &'static str {

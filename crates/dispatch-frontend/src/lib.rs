@@ -10,7 +10,7 @@ mod input_props;
 
 use std::time::Duration;
 
-use swa_gha::{ActionError, Gha};
+use swa_gha::{ActionError, Foreign, Gha};
 use swa_github::Token;
 
 pub use inputs::Checked;
@@ -41,6 +41,12 @@ pub struct Args {
     /// The frontend commit to deploy, sent as client_payload.frontend_ref.
     #[arg(long)]
     pub frontend_ref: Option<String>,
+    /// The frontend commit live now (the `frontend-ref` output of record-deployment's `find`).
+    #[arg(long)]
+    pub live_ref: Option<String>,
+    /// Dispatch nothing when `frontend-ref` is `live-ref`: the frontend is unchanged.
+    #[arg(long, action = clap::ArgAction::Set, value_parser = swa_gha::parse_bool, default_value = "true")]
+    pub skip_unchanged: bool,
     /// Wait for the run to finish (and retry it when it fails).
     #[arg(long, action = clap::ArgAction::Set, value_parser = swa_gha::parse_bool, default_value = "true")]
     pub wait: bool,
@@ -70,11 +76,25 @@ fn lenient_token(s: &str) -> Result<Token, String> {
 }
 
 /// Every output the action writes, in the order it writes them.
-pub const OUTPUTS: &[&str] = &["run-id", "run-url", "conclusion", "attempts"];
+pub const OUTPUTS: &[&str] = &["skipped", "run-id", "run-url", "conclusion", "attempts"];
 
 pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
     gha.add_mask(args.token.expose());
     let checked = inputs::check(&args, gha.env())?;
+    if let Some(live) = checked.unchanged() {
+        gha.set_output("skipped", "true")?;
+        gha.notice(format!(
+            "Frontend {} is live already: nothing dispatched to {} (skip-unchanged)",
+            Foreign(live),
+            checked.repo
+        ));
+        gha.summary(&format!(
+            "### Frontend deploy: {} unchanged\n\n{} is live already; nothing was dispatched.\n",
+            checked.repo,
+            swa_gha::md::code(live)
+        ))?;
+        return Ok(());
+    }
     let outcome = wait::deploy(&checked, &gha).await;
     wait::report(&checked, &gha, outcome)
 }

@@ -523,6 +523,7 @@ pub fn report(c: &Checked, gha: &Gha, outcome: Outcome) -> Result<(), ActionErro
     if !outcome.attempts.is_empty() {
         let run_id = last_run.map(|r| r.id.to_string()).unwrap_or_default();
         let run_url = last_run.map(|r| r.html_url.clone()).unwrap_or_default();
+        gha.set_output("skipped", "false")?;
         gha.set_output("run-id", &run_id)?;
         gha.set_output("run-url", &run_url)?;
         gha.set_output("conclusion", &conclusion)?;

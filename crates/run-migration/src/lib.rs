@@ -89,6 +89,7 @@ pub const OUTPUTS: &[&str] = &[
     "log-stream",
     "exit-code",
     "elapsed-seconds",
+    "destructive-migrations",
 ];
 
 /// The clients the action calls.
@@ -253,6 +254,9 @@ pub async fn execute(
     };
     let mut report = Report::new(&target, &checked.command);
 
+    // The destructive migrations the guard let through (allow-destructive), for the deploy's
+    // record: a rollback past them needs to know.
+    let mut destructive: Vec<String> = Vec::new();
     if args.destructive_guard {
         let (plan_cmd, same) = plan_command(&checked.command);
         if !same {
@@ -263,11 +267,13 @@ pub async fn execute(
         }
         let started = watch::start(&ctx, &plan_cmd).await?;
         let watched = watch::watch(&ctx, started, "Migration plan", true, &mut cancel).await?;
-        let findings = guard(gha, &watched, args.allow_destructive, &mut report);
-        if let Err(error) = findings {
-            report.plan_failed(&watched);
-            write_summary(gha, &report);
-            return Err(error);
+        match guard(gha, &watched, args.allow_destructive, &mut report) {
+            Ok(allowed) => destructive = allowed,
+            Err(error) => {
+                report.plan_failed(&watched);
+                write_summary(gha, &report);
+                return Err(error);
+            }
         }
     }
 
@@ -291,6 +297,7 @@ pub async fn execute(
         "elapsed-seconds",
         &watched.elapsed.as_secs_f64().round().to_string(),
     )?;
+    gha.set_output("destructive-migrations", &destructive.join(","))?;
     report.migration(&watched);
     write_summary(gha, &report);
     let id = swa_ecs::task_id(&watched.task_arn).to_string();
@@ -322,12 +329,14 @@ pub async fn execute(
 }
 
 /// Reads the plan and applies the rules; an error refuses the migration.
+/// Reads the plan task's output and refuses destructive operations unless `allow`; returns the
+/// migrations (`app.migration`, in plan order) whose destructive operations it let through.
 fn guard(
     gha: &Gha,
     watched: &Watched,
     allow: bool,
     report: &mut Report,
-) -> Result<(), ActionError> {
+) -> Result<Vec<String>, ActionError> {
     match &watched.end {
         End::Stopped(stopped) if stopped.essentials_exited_zero() => {}
         End::Stopped(stopped) => {
@@ -370,7 +379,7 @@ fn guard(
         findings.len()
     ));
     if findings.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let list = findings
         .iter()
@@ -382,7 +391,14 @@ fn guard(
             "running {} destructive operation(s) because allow-destructive is true:\n{list}",
             findings.len()
         ));
-        return Ok(());
+        let mut migrations: Vec<String> = Vec::new();
+        for f in &findings {
+            let name = format!("{}.{}", f.app, f.migration);
+            if !migrations.contains(&name) {
+                migrations.push(name);
+            }
+        }
+        return Ok(migrations);
     }
     Err(ActionError::failed(format!(
         "refusing to migrate: the plan has {} operation(s) the release still running cannot survive during a rolling deploy:\n{list}\nShip them in a later release once no running code uses the old schema, or set allow-destructive: true",

@@ -929,6 +929,16 @@ async fn allow_destructive_runs_the_migration_after_warning() {
         "{}",
         out.log
     );
+    // The migrations the guard let through, for the deploy's record.
+    let written = outputs(&out.outputs);
+    let destructive = written
+        .iter()
+        .find(|(name, _)| name == "destructive-migrations")
+        .map(|(_, value)| value.as_str());
+    assert_eq!(
+        destructive,
+        Some("catalog.0003_drop_legacy,catalog.0004_rename_and_retype,catalog.0005_backfill")
+    );
     let runs = runs.lock().expect("lock");
     assert_eq!(runs.len(), 2);
     assert_eq!(

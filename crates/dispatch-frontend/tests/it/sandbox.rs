@@ -187,3 +187,69 @@ async fn sandbox_bad_input_makes_no_call() {
     }
     assert!(sb.calls().is_empty(), "{:?}", sb.calls());
 }
+
+/// A backend-only change: the frontend commit asked for is the one live already, so nothing is
+/// dispatched, and the step says so; `skip-unchanged: false` dispatches all the same.
+#[tokio::test]
+async fn an_unchanged_frontend_is_not_dispatched_again() {
+    let sb = sandbox("healthy");
+    let live = "fedcba9876543210fedcba9876543210fedcba98";
+    let run = step(
+        &sb,
+        "ghs_sandboxUnchanged000000000000001",
+        &[("live-ref", live)],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.output("skipped"), "true");
+    assert!(github_ops(&sb).is_empty(), "{:?}", github_ops(&sb));
+    let shown: Vec<&str> = run
+        .log
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    insta::assert_snapshot!(shown.join("\n"), @"::notice::Frontend fedcba9876543210fedcba9876543210fedcba98 is live already: nothing dispatched to org/startupwebapp-frontend (skip-unchanged)");
+    insta::assert_snapshot!(run.summary, @r"
+    ### Frontend deploy: org/startupwebapp-frontend unchanged
+
+    <code>fedcba9876543210fedcba9876543210fedcba98</code> is live already; nothing was dispatched.
+    ");
+
+    let changed = step(
+        &sb,
+        "ghs_sandboxUnchanged000000000000002",
+        &[("live-ref", "0000000000000000000000000000000000000001")],
+    )
+    .await;
+    assert_eq!(changed.code, 0, "{}", changed.log);
+    assert_eq!(changed.output("skipped"), "false");
+    let forced = step(
+        &sb,
+        "ghs_sandboxUnchanged000000000000003",
+        &[("live-ref", live), ("skip-unchanged", "false")],
+    )
+    .await;
+    assert_eq!(forced.code, 0, "{}", forced.log);
+    assert_eq!(forced.output("skipped"), "false");
+    let dispatches = github_ops(&sb)
+        .iter()
+        .filter(|o| *o == "dispatches")
+        .count();
+    assert_eq!(dispatches, 2);
+
+    let bad = step(
+        &sb,
+        "ghs_sandboxUnchanged000000000000004",
+        &[("live-ref", "main branch")],
+    )
+    .await;
+    assert_eq!(bad.code, 2, "{}", bad.log);
+    insta::assert_snapshot!(bad.errors().join("\n"), @"::error title=Invalid input `live-ref`::input `live-ref` `main branch` is not a commit SHA or ref name");
+    assert_eq!(
+        github_ops(&sb)
+            .iter()
+            .filter(|o| *o == "dispatches")
+            .count(),
+        2
+    );
+}
