@@ -690,6 +690,19 @@ fn the_deploy_record_and_the_rollback_of_both_halves_are_wired() {
     // `previous` is resolved, or refused, before anything changes.
     assert!(at("The frontend commit") < at("Roll the backend back"));
     assert!(at("The previous deployment") < at("The frontend commit"));
+    // A live deployment with destructive migrations is not rolled back past unless allowed.
+    let live = steps(&manual["jobs"]["rollback"])
+        .find(|s| s["name"] == "What is live")
+        .unwrap();
+    assert_eq!(
+        live["with"]["refuse-destructive"],
+        "${{ !inputs.allow-destructive-rollback }}"
+    );
+    assert!(at("What is live") < at("Roll the backend back"));
+    assert_eq!(
+        manual["on"]["workflow_call"]["inputs"]["allow-destructive-rollback"]["default"],
+        false
+    );
 }
 
 /// A stage's script, run by bash as the runner runs it: an empty command skips the stage with a

@@ -31,7 +31,10 @@ pub enum Mode {
         description: String,
         environment_url: String,
     },
-    Find(Which),
+    Find {
+        which: Which,
+        refuse_destructive: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,6 +164,12 @@ pub fn check(args: &Args, env: &Env) -> Result<Checked, ActionError> {
         ("result", args.result.is_some()),
     ];
     let mode = match mode {
+        "start" | "finish" if args.refuse_destructive => {
+            return Err(ActionError::input(
+                "refuse-destructive",
+                format!("is for mode find, not {mode}"),
+            ));
+        }
         "start" => {
             only("finish", &finish_inputs)?;
             let git_ref = word("ref", args.git_ref.as_deref())?
@@ -239,7 +248,7 @@ pub fn check(args: &Args, env: &Env) -> Result<Checked, ActionError> {
         "find" => {
             only("start", &start_inputs)?;
             only("finish", &finish_inputs)?;
-            Mode::Find(match args.which.trim() {
+            let which = match args.which.trim() {
                 "live" => Which::Live,
                 "previous" => Which::Previous,
                 other => {
@@ -248,7 +257,11 @@ pub fn check(args: &Args, env: &Env) -> Result<Checked, ActionError> {
                         format!("must be live or previous; it is `{}`", Foreign(other)),
                     ));
                 }
-            })
+            };
+            Mode::Find {
+                which,
+                refuse_destructive: args.refuse_destructive,
+            }
         }
         other => {
             return Err(ActionError::input(

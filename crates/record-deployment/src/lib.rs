@@ -73,6 +73,10 @@ pub struct Args {
     /// find: `live` (the newest deployment that succeeded) or `previous` (the one before it).
     #[arg(long, default_value = "live")]
     pub which: String,
+    /// find: fail when the deployment found applied destructive migrations (before a rollback
+    /// past it: the code it replaced may not run on the schema they left).
+    #[arg(long, action = clap::ArgAction::Set, value_parser = swa_gha::parse_bool, default_value = "false")]
+    pub refuse_destructive: bool,
     /// The GitHub API base URL; default GITHUB_API_URL, else https://api.github.com.
     #[arg(long)]
     pub api_url: Option<String>,

@@ -99,11 +99,20 @@ pub async fn run(c: &Checked, gha: &Gha) -> Result<(), ActionError> {
             ));
             Ok(())
         }
-        Mode::Find(which) => find(c, gha, &gh, *which).await,
+        Mode::Find {
+            which,
+            refuse_destructive,
+        } => find(c, gha, &gh, *which, *refuse_destructive).await,
     }
 }
 
-async fn find(c: &Checked, gha: &Gha, gh: &GitHub, which: Which) -> Result<(), ActionError> {
+async fn find(
+    c: &Checked,
+    gha: &Gha,
+    gh: &GitHub,
+    which: Which,
+    refuse_destructive: bool,
+) -> Result<(), ActionError> {
     let wanted = match which {
         Which::Live => 1,
         Which::Previous => 2,
@@ -172,6 +181,17 @@ async fn find(c: &Checked, gha: &Gha, gh: &GitHub, which: Which) -> Result<(), A
         Foreign(&found.git_ref),
         contents(&found.payload)
     ));
+    if refuse_destructive && !destructive.is_empty() {
+        let names: Vec<String> = destructive.iter().map(|m| Foreign(m).to_string()).collect();
+        return Err(ActionError::failed(format!(
+            "deployment {} applied destructive migrations ({}): the code it replaced may not run \
+             on the schema they left, so nothing is rolled back past it. Roll forward with a fix, \
+             or allow this rollback explicitly",
+            found.id,
+            names.join(", ")
+        ))
+        .with_title("Rollback past destructive migrations refused"));
+    }
     Ok(())
 }
 

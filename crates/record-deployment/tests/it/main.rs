@@ -378,3 +378,62 @@ async fn finishing_a_deployment_that_does_not_exist_names_the_input() {
     assert_eq!(run.code, 2, "{}", run.log);
     insta::assert_snapshot!(run.errors().join("\n"), @"::error title=Invalid input `deployment-id`::input `deployment-id` names no deployment of org/startupwebapp");
 }
+
+/// The team's rollback scenario D: the live deploy applied destructive migrations, so a rollback
+/// past it is refused before anything changes, naming them; the deploy before it has none.
+#[tokio::test]
+async fn a_rollback_past_destructive_migrations_is_refused_naming_them() {
+    let sb = swa_testing::sandbox("healthy");
+    let start = step(
+        &sb,
+        &[
+            ("mode", "start"),
+            ("task-definition-arn", REVISION_4),
+            ("destructive-migrations", "orders.0042_drop_total"),
+        ],
+    )
+    .await;
+    let id = start.output("deployment-id").to_string();
+    step(
+        &sb,
+        &[
+            ("mode", "finish"),
+            ("deployment-id", &id),
+            ("result", "success"),
+        ],
+    )
+    .await;
+    let refused = step(&sb, &[("mode", "find"), ("refuse-destructive", "true")]).await;
+    assert_eq!(refused.code, 1, "{}", refused.log);
+    assert_eq!(
+        refused.output("destructive-migrations"),
+        "orders.0042_drop_total"
+    );
+    let allowed = step(&sb, &[("mode", "find")]).await;
+    assert_eq!(allowed.code, 0, "{}", allowed.log);
+    let earlier = step(
+        &sb,
+        &[
+            ("mode", "find"),
+            ("which", "previous"),
+            ("refuse-destructive", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(earlier.code, 0, "{}", earlier.log);
+    let errors = refused.errors().join("\n");
+    snapshots(
+        || insta::assert_snapshot!(errors, @"::error title=Rollback past destructive migrations refused::deployment [ID] applied destructive migrations (orders.0042_drop_total): the code it replaced may not run on the schema they left, so nothing is rolled back past it. Roll forward with a fix, or allow this rollback explicitly"),
+    );
+    let misplaced = step(
+        &sb,
+        &[
+            ("mode", "finish"),
+            ("deployment-id", &id),
+            ("result", "success"),
+            ("refuse-destructive", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(misplaced.code, 2, "{}", misplaced.log);
+}

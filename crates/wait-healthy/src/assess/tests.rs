@@ -2,7 +2,8 @@
 
 use aws_sdk_ecs::types::{Container, DeploymentRolloutState, ServiceEvent, Task, TaskStopCode};
 use aws_sdk_elasticloadbalancingv2::types::{
-    TargetDescription, TargetHealth, TargetHealthReasonEnum, TargetHealthStateEnum,
+    TargetDescription, TargetHealth, TargetHealthDescription, TargetHealthReasonEnum,
+    TargetHealthStateEnum,
 };
 
 use super::*;
