@@ -37,20 +37,7 @@ pub struct Checked {
 
 pub fn check(args: &Args, env: &Env) -> Result<Checked, ActionError> {
     let token = args.token.clone();
-    if token.is_empty() {
-        return Err(ActionError::input("token", "is empty"));
-    }
-    if token
-        .expose()
-        .chars()
-        .any(|c| c.is_whitespace() || !c.is_ascii_graphic())
-    {
-        return Err(ActionError::input(
-            "token",
-            "contains spaces or characters a token cannot hold; pass the secret alone, such as \
-             `${{ secrets.FRONTEND_DISPATCH_TOKEN }}`",
-        ));
-    }
+    token.check_input("pass the secret alone, such as `${{ secrets.FRONTEND_DISPATCH_TOKEN }}`")?;
     let repo: Repo = args
         .repository
         .parse()

@@ -77,18 +77,7 @@ async fn deploy_into(
     gha: &Gha,
     attempts: &mut Vec<Attempt>,
 ) -> Result<(), ActionError> {
-    let log = gha.clone();
-    let gh = GitHub::new(&c.api_url, &c.token)?.on_retry(move |e| {
-        log.warning(format!(
-            "GitHub: {} on {} {}; retrying in {} (attempt {} of {})",
-            e.reason,
-            e.method,
-            e.path,
-            format_duration(e.delay),
-            e.attempt + 1,
-            e.max_attempts
-        ));
-    });
+    let gh = GitHub::new(&c.api_url, &c.token)?.warn_retries(gha);
     // The input is at most MAX_DURATION; the clamp keeps the sum from overflowing whatever
     // built the settings.
     let deadline = Instant::now() + c.timeout.min(swa_gha::MAX_DURATION);

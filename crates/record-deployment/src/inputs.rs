@@ -100,22 +100,7 @@ fn migrations(value: Option<&str>) -> Result<Vec<String>, ActionError> {
 
 pub fn check(args: &Args, env: &Env) -> Result<Checked, ActionError> {
     let token = args.token.clone();
-    if token.is_empty() {
-        return Err(ActionError::input(
-            "token",
-            "is empty; pass `${{ github.token }}` with `deployments: write`",
-        ));
-    }
-    if token
-        .expose()
-        .chars()
-        .any(|c| c.is_whitespace() || !c.is_ascii_graphic())
-    {
-        return Err(ActionError::input(
-            "token",
-            "contains spaces or characters a token cannot hold; pass the token alone",
-        ));
-    }
+    token.check_input("pass `${{ github.token }}` with `deployments: write`")?;
     let repository = match args.repository.as_deref().map(str::trim) {
         Some(r) if !r.is_empty() => r.to_string(),
         _ => env

@@ -1,24 +1,13 @@
 //! The three modes: record a deploy, mark how it went, find the live or the previous one.
 
-use swa_gha::{ActionError, Foreign, Gha, format_duration};
+use swa_gha::{ActionError, Foreign, Gha};
 use swa_github::{Deployment, DeploymentStatus, GitHub, GithubError, NewDeployment, NewStatus};
 
 use crate::TASK;
 use crate::inputs::{Checked, Mode, Which};
 
 pub async fn run(c: &Checked, gha: &Gha) -> Result<(), ActionError> {
-    let log = gha.clone();
-    let gh = GitHub::new(&c.api_url, &c.token)?.on_retry(move |e| {
-        log.warning(format!(
-            "GitHub: {} on {} {}; retrying in {} (attempt {} of {})",
-            e.reason,
-            e.method,
-            e.path,
-            format_duration(e.delay),
-            e.attempt + 1,
-            e.max_attempts
-        ));
-    });
+    let gh = GitHub::new(&c.api_url, &c.token)?.warn_retries(gha);
     match &c.mode {
         Mode::Start {
             git_ref,

@@ -152,6 +152,23 @@ impl GitHub {
     }
 
     /// Calls `hook` before each retry, so the action can say in its log what it is waiting for.
+    /// Each retry as a warning in the job log: what failed, when the next attempt comes, and
+    /// how many are left.
+    pub fn warn_retries(self, gha: &swa_gha::Gha) -> Self {
+        let log = gha.clone();
+        self.on_retry(move |e| {
+            log.warning(format!(
+                "GitHub: {} on {} {}; retrying in {} (attempt {} of {})",
+                e.reason,
+                e.method,
+                e.path,
+                swa_gha::format_duration(e.delay),
+                e.attempt + 1,
+                e.max_attempts
+            ));
+        })
+    }
+
     pub fn on_retry(mut self, hook: impl Fn(&RetryEvent<'_>) + Send + Sync + 'static) -> Self {
         self.on_retry = Some(Arc::new(hook));
         self

@@ -17,6 +17,29 @@ impl Token {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The check of a `token` input, after the value is masked: not empty, and nothing a token
+    /// cannot hold (a pasted line with spaces, a line break). `hint` says what to pass; the
+    /// error never repeats the value.
+    pub fn check_input(&self, hint: &str) -> Result<(), swa_gha::ActionError> {
+        if self.is_empty() {
+            return Err(swa_gha::ActionError::input(
+                "token",
+                format!("is empty; {hint}"),
+            ));
+        }
+        if self
+            .0
+            .chars()
+            .any(|c| c.is_whitespace() || !c.is_ascii_graphic())
+        {
+            return Err(swa_gha::ActionError::input(
+                "token",
+                format!("contains spaces or characters a token cannot hold; {hint}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Token {
