@@ -242,6 +242,17 @@ const NETWORK: &[(&str, &str)] = &[
     ("security-groups", "sg-0a1b2c3d4e5f60003"),
 ];
 
+/// Asserts snapshots with durations and times replaced.
+fn snapshots(assertions: impl FnOnce()) {
+    let mut settings = swa_testing::snapshot_settings();
+    settings.add_filter(swa_testing::DURATION, "[DURATION]");
+    settings.add_filter(
+        r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?\b",
+        "[TIME]",
+    );
+    settings.bind(assertions);
+}
+
 async fn go(args: Args, ecs: ecs::Client, logs: logs::Client, cancel: Cancel) -> Outcome {
     go_ecr(args, ecs, logs, ecr_client(&[]), cancel).await
 }
@@ -448,15 +459,36 @@ async fn a_failed_migration_exits_1_with_the_traceback() {
           File "/app/manage.py", line 22, in <module>
         django.db.utils.ProgrammingError: column "legacy_sku" does not exist
         "#);
-    assert!(out.log.contains("Traceback (most recent call last):"));
     let outputs = outputs(&out.outputs);
     assert_eq!(outputs[4], ("exit-code".to_string(), "1".to_string()));
-    assert!(
-        out.summary.starts_with("### ❌ Migration failed"),
-        "{}",
-        out.summary
-    );
-    assert!(out.summary.contains("<details open>"));
+    // The summary opens with the failure and shows the log's last lines unfolded.
+    snapshots(|| {
+        insta::assert_snapshot!(out.summary, @r#"
+    ### ❌ Migration failed
+
+    | | |
+    |---|---|
+    | Command | <code>python manage.py migrate --noinput</code> |
+    | Task definition | <code>startupwebapp-migration-task:3</code> (container <code>migration</code>, cluster <code>startupwebapp-cluster</code>) |
+    | Task | <code>arn:aws:ecs:us-east-1:123456789012:task/startupwebapp-cluster/5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b</code> |
+    | Result | task 5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b stopped (EssentialContainerExited: Essential container in task exited); migration exited 1 |
+    | Exit code | 1 |
+    | Elapsed | [DURATION] |
+    | Log | <code>/ecs/startupwebapp-migrations</code> <code>ecs/migration/5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b</code> |
+
+    <details open><summary>Last 5 log lines</summary>
+
+    ```text
+    Operations to perform:
+    Running migrations:
+      Applying catalog.0003_drop_legacy...Traceback (most recent call last):
+      File "/app/manage.py", line 22, in <module>
+    django.db.utils.ProgrammingError: column "legacy_sku" does not exist
+    ```
+
+    </details>
+    "#)
+    });
 }
 
 #[tokio::test]
@@ -652,16 +684,33 @@ async fn a_refused_stop_says_the_task_may_still_run_and_how_to_stop_it() {
     let e = out.result.expect_err("times out");
     let first_line = e.to_string().lines().next().unwrap_or_default().to_string();
     insta::assert_snapshot!(first_line, @"the migration did not finish within 300ms; StopTask was refused (ClientException: not authorized to perform ecs:StopTask\\n::add-mask::x), so task 5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b may still be running: stop it with `aws ecs stop-task --cluster startupwebapp-cluster --task 5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b`");
-    assert!(
-        !out.summary.contains("the task was stopped"),
-        "{}",
-        out.summary
-    );
-    assert!(
-        out.summary.contains("may still be running"),
-        "{}",
-        out.summary
-    );
+    snapshots(|| {
+        insta::assert_snapshot!(out.summary, @r#"
+    ### ⏱️ Migration timed out
+
+    | | |
+    |---|---|
+    | Command | <code>python manage.py migrate --noinput</code> |
+    | Task definition | <code>startupwebapp-migration-task:3</code> (container <code>migration</code>, cluster <code>startupwebapp-cluster</code>) |
+    | Task | <code>arn:aws:ecs:us-east-1:123456789012:task/startupwebapp-cluster/5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b</code> |
+    | Result | did not finish in time; StopTask was refused (ClientException: not authorized to perform ecs:StopTask\\n::add-mask::x), so task 5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b may still be running: stop it with \`aws ecs stop-task --cluster startupwebapp-cluster --task 5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b\` |
+    | Exit code | none |
+    | Elapsed | [DURATION] |
+    | Log | <code>/ecs/startupwebapp-migrations</code> <code>ecs/migration/5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b</code> |
+
+    <details open><summary>Last 5 log lines</summary>
+
+    ```text
+    Operations to perform:
+      Apply all migrations: catalog
+    Running migrations:
+      Applying catalog.0003_drop_legacy... OK
+      Applying catalog.0004_rename_and_retype... OK
+    ```
+
+    </details>
+    "#)
+    });
     swa_testing::check_commands(&out.log).expect("no foreign command");
 }
 
@@ -874,18 +923,55 @@ async fn the_guard_refuses_a_destructive_plan_and_migrates_nothing() {
         ["python", "manage.py", "migrate", "--noinput", "--plan"]
     );
     assert!(out.outputs.is_empty());
-    assert!(
-        out.summary.starts_with("### 🚫 Migration refused"),
-        "{}",
-        out.summary
-    );
-    assert!(
-        out.summary.contains(
-            "| catalog | 0003\\_drop\\_legacy | RemoveField | <code>Remove field legacy\\_sku from product</code> |"
-        ),
-        "{}",
-        out.summary
-    );
+    snapshots(|| {
+        insta::assert_snapshot!(out.summary, @r#"
+    ### 🚫 Migration refused: destructive operations
+
+    | | |
+    |---|---|
+    | Command | <code>python manage.py migrate --noinput</code> |
+    | Task definition | <code>startupwebapp-migration-task:3</code> (container <code>migration</code>, cluster <code>startupwebapp-cluster</code>) |
+    | Task | <code>arn:aws:ecs:us-east-1:123456789012:task/startupwebapp-cluster/5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b</code> |
+    | Result | task 5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b stopped (EssentialContainerExited: done); migration exited 0 |
+    | Exit code | 0 |
+    | Elapsed | [DURATION] |
+    | Log | <code>/ecs/startupwebapp-migrations</code> <code>ecs/migration/5e6f7a8b9c0d4e1f8a2b3c4d5e6f7a8b</code> |
+    | Plan | 3 migration(s), 9 operation(s): 8 destructive operation(s), refused |
+
+    #### Destructive operations
+
+    | App | Migration | Operation | Plan line |
+    |---|---|---|---|
+    | catalog | 0003\_drop\_legacy | RemoveField | <code>Remove field legacy\_sku from product</code> |
+    | catalog | 0003\_drop\_legacy | DeleteModel | <code>Delete model Coupon</code> |
+    | catalog | 0004\_rename\_and\_retype | RenameField | <code>Rename field price on product to price\_cents</code> |
+    | catalog | 0004\_rename\_and\_retype | RenameModel | <code>Rename model Product to Item</code> |
+    | catalog | 0004\_rename\_and\_retype | AlterField | <code>Alter field price\_cents on item</code> |
+    | catalog | 0004\_rename\_and\_retype | RenameField | <code>Rename field name on category to title</code> |
+    | catalog | 0004\_rename\_and\_retype | AlterModelTable | <code>Rename table for category to catalog\_section</code> |
+    | catalog | 0005\_backfill | RunSQL | <code>Raw SQL operation -&gt; UPDATE catalog\_item SET price\_cents…</code> |
+
+    <details open><summary>Last 13 log lines</summary>
+
+    ```text
+    Planned operations:
+    catalog.0003_drop_legacy
+        Remove field legacy_sku from product
+        Delete model Coupon
+    catalog.0004_rename_and_retype
+        Rename field price on product to price_cents
+        Rename model Product to Item
+        Alter field price_cents on item
+        Rename field name on category to title
+        Rename table for category to catalog_section
+    catalog.0005_backfill
+        Raw SQL operation -> UPDATE catalog_item SET price_cents…
+        Raw Python operation -> Mark every item in stock
+    ```
+
+    </details>
+    "#)
+    });
 }
 
 #[tokio::test]
@@ -1044,10 +1130,7 @@ async fn bad_input_exits_2_before_any_task_starts() {
     .await;
     let e = out.result.expect_err("bad input");
     assert_eq!(e.kind(), ExitKind::BadInput);
-    assert!(
-        e.to_string().contains("no network configuration was found"),
-        "{e}"
-    );
+    insta::assert_snapshot!(e.to_string(), @"input `subnets` is needed: task definition startupwebapp-migration-task:3 uses awsvpc networking and no network configuration was found (no `service` was given to take it from); set `subnets` and `security-groups`, or `service`");
 
     // Malformed JSON, checked before any call.
     let mut inputs = NETWORK.to_vec();
@@ -1225,18 +1308,19 @@ mod image_input {
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].task_definition(), Some(NEW_ARN));
 
-        assert!(
-            out.log.contains(&format!("{REPO}:release-4 is {DIGEST}")),
-            "{}",
-            out.log
-        );
-        assert!(
-            out.log.contains(
-                "Registered startupwebapp-migration-task:4 from startupwebapp-migration-task:3"
-            ),
-            "{}",
-            out.log
-        );
+        let pinned: Vec<&str> = out
+            .log
+            .lines()
+            .take_while(|l| !l.starts_with("::group::"))
+            .collect();
+        snapshots(|| {
+            insta::assert_snapshot!(pinned.join("\n"), @r#"
+        123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-4 is sha256:[DIGEST]
+        Registered startupwebapp-migration-task:4 from startupwebapp-migration-task:3: container `migration` image 123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-3 -> 123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp@sha256:[DIGEST]
+        Task definition startupwebapp-migration-task:4 in cluster startupwebapp-cluster, container `migration`
+        Starting `python manage.py migrate --noinput` in container `migration` of startupwebapp-migration-task:4
+        "#)
+        });
         let outputs = outputs(&out.outputs);
         assert_eq!(
             outputs[0],
@@ -1264,7 +1348,19 @@ mod image_input {
         .await;
         assert!(out.result.is_ok(), "{:?}\n{}", out.result, out.log);
         assert!(registers.lock().expect("lock").is_empty());
-        assert!(out.log.contains("nothing to register"), "{}", out.log);
+        let first: Vec<&str> = out
+            .log
+            .lines()
+            .take_while(|l| !l.starts_with("::group::"))
+            .collect();
+        snapshots(|| {
+            insta::assert_snapshot!(first.join("\n"), @r#"
+        123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-4 is sha256:[DIGEST]
+        startupwebapp-migration-task:3 already runs 123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp@sha256:[DIGEST] in container `migration`; nothing to register
+        Task definition startupwebapp-migration-task:3 in cluster startupwebapp-cluster, container `migration`
+        Starting `python manage.py migrate --noinput` in container `migration` of startupwebapp-migration-task:3
+        "#)
+        });
         let runs = runs.lock().expect("lock");
         assert_eq!(runs[0].task_definition(), Some(DEF_ARN));
         assert_eq!(
@@ -1305,10 +1401,11 @@ mod image_input {
     async fn a_malformed_image_exits_2_before_any_call() {
         let runs = Recorded::default();
         let registers = Recorded::default();
-        for (image, expected) in [
-            (REPO.to_string(), "names no tag or digest"),
-            (format!("{REPO}:rel/4"), "has the repository part"),
-            (format!("{REPO}@sha256:abc"), "64 hex digits"),
+        let mut errors = Vec::new();
+        for image in [
+            REPO.to_string(),
+            format!("{REPO}:rel/4"),
+            format!("{REPO}@sha256:abc"),
         ] {
             let out = go_ecr(
                 with_image(&image),
@@ -1320,9 +1417,13 @@ mod image_input {
             .await;
             let e = out.result.expect_err("malformed");
             assert_eq!(e.kind(), ExitKind::BadInput);
-            assert!(e.to_string().starts_with("input `image`"), "{e}");
-            assert!(e.to_string().contains(expected), "{e}");
+            errors.push(e.to_string());
         }
+        insta::assert_snapshot!(errors.join("\n"), @r#"
+            input `image` `123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp` names no tag or digest; deploy a build by name, such as `123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-4` or `123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp@sha256:…`
+            input `image` `123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:rel/4` has the repository part `startupwebapp:rel`; use lower-case letters, digits and single `.`, `_` or `-` between them
+            input `image` `123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp@sha256:abc` has the digest `sha256:abc`; a digest is sha256: and 64 hex digits
+            "#);
         assert!(registers.lock().expect("lock").is_empty());
         assert!(runs.lock().expect("lock").is_empty());
     }
