@@ -97,6 +97,13 @@ async fn a_verified_deploy_becomes_the_live_one_and_the_one_before_it_the_previo
     .await;
     assert_eq!(start.code, 0, "{}", start.log);
     let id = start.output("deployment-id").to_string();
+    let written: Vec<String> = sb
+        .calls()
+        .into_iter()
+        .filter(|c| c.is_mutating())
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(written, ["create-deployment", "create-deployment-status"]);
     // Not live while in progress.
     let during = step(&sb, &[("mode", "find")]).await;
     assert_eq!(during.output("task-definition-arn"), REVISION_3);

@@ -419,11 +419,13 @@ const MUTATING: &[&str] = &[
     "rerun",
     "rerun-failed-jobs",
     "cancel",
+    "create-deployment",
+    "create-deployment-status",
 ];
 
 impl Call {
     /// Whether the call changes anything (registers, updates, runs, stops, pushes, dispatches,
-    /// re-runs).
+    /// re-runs, deployment records).
     pub fn is_mutating(&self) -> bool {
         MUTATING.contains(&self.operation.as_str())
     }
