@@ -199,22 +199,28 @@ fn create_status(w: &mut World, req: &Request, i: usize, now: i64) -> Reply {
         (r.owner.clone(), r.repo.clone(), r.environment.clone(), r.id)
     };
     if state == "success" && auto_inactive && !w.records[i].production {
-        for other in w.records.iter_mut().filter(|r| {
-            r.id != id
-                && r.owner == owner
-                && r.repo == repo
-                && r.environment == environment
-                && !r.transient
-                && r.statuses.last().is_some_and(|s| s.state == "success")
-        }) {
-            other.statuses.push(RecordStatus {
-                id: status.id - 1,
+        let earlier: Vec<usize> = (0..w.records.len())
+            .filter(|&j| {
+                let r = &w.records[j];
+                r.id != id
+                    && r.owner == owner
+                    && r.repo == repo
+                    && r.environment == environment
+                    && !r.transient
+                    && r.statuses.last().is_some_and(|s| s.state == "success")
+            })
+            .collect();
+        // Each inactive status is a status of its own, with its own id.
+        for j in earlier {
+            let inactive = RecordStatus {
+                id: 24_000_000_000 + w.next_number(6),
                 state: "inactive".into(),
                 description: String::new(),
                 log_url: String::new(),
                 environment_url: String::new(),
                 created_at: now,
-            });
+            };
+            w.records[j].statuses.push(inactive);
         }
     }
     w.event(

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use swa_sandbox::Sandbox;
-use swa_testing::{StepRun, run_step};
+use swa_testing::{Step, StepRun};
 
 const BIN: &str = env!("CARGO_BIN_EXE_record-deployment");
 const APP: &str = "org/startupwebapp";
@@ -15,28 +15,22 @@ const REVISION_3: &str =
     "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task:3";
 const FRONTEND: &str = "fe00000000000000000000000000000000000004";
 
+/// The step as a workflow runs it: the repository and token first, `inputs` over them, the
+/// sandbox's exports and the runner's variables.
 async fn step(sb: &Sandbox, inputs: &[(&str, &str)]) -> StepRun {
-    let mut all = vec![("repository", APP), ("token", TOKEN)];
-    for (k, v) in inputs {
-        all.retain(|(n, _)| n != k);
-        all.push((k, v));
-    }
-    let env: Vec<(String, String)> = sb
-        .env()
-        .into_iter()
-        .chain(
-            [
-                ("GITHUB_SHA", SHA),
-                ("GITHUB_SERVER_URL", "https://github.com"),
-                ("GITHUB_REPOSITORY", APP),
-                ("GITHUB_RUN_ID", "9100000001"),
-                ("GITHUB_ACTOR", "octocat"),
-            ]
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-        )
-        .collect();
-    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let run = run_step(BIN, &all, &env_refs).await;
+    let run = Step::new(BIN)
+        .inputs(&[("repository", APP), ("token", TOKEN)])
+        .inputs(inputs)
+        .envs(sb.env())
+        .envs([
+            ("GITHUB_SHA", SHA),
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_REPOSITORY", APP),
+            ("GITHUB_RUN_ID", "9100000001"),
+            ("GITHUB_ACTOR", "octocat"),
+        ])
+        .run_async()
+        .await;
     run.assert_secret_hidden(TOKEN);
     swa_testing::check_commands(&run.log).unwrap();
     run
@@ -443,4 +437,65 @@ async fn a_rollback_past_destructive_migrations_is_refused_naming_them() {
     )
     .await;
     assert_eq!(misplaced.code, 2, "{}", misplaced.log);
+}
+
+/// Outside production GitHub would mark the earlier successful deployment `inactive` when a newer
+/// one succeeds; the statuses are written with `auto_inactive: false`, so the history stays as it
+/// happened, and the earlier one is the previous one.
+#[tokio::test]
+async fn a_newer_success_leaves_the_earlier_deployments_history_as_it_was() {
+    let sb = swa_testing::sandbox("healthy");
+    let mut ids = Vec::new();
+    for revision in [REVISION_3, REVISION_4] {
+        let start = step(
+            &sb,
+            &[
+                ("mode", "start"),
+                ("environment", "staging"),
+                ("task-definition-arn", revision),
+            ],
+        )
+        .await;
+        let id = start.output("deployment-id").to_string();
+        let finish = step(
+            &sb,
+            &[
+                ("mode", "finish"),
+                ("environment", "staging"),
+                ("deployment-id", &id),
+                ("result", "success"),
+            ],
+        )
+        .await;
+        assert_eq!(finish.code, 0, "{}", finish.log);
+        ids.push(id);
+    }
+    let state = sb.state();
+    let states: Vec<String> = state["githubDeployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["environment"] == "staging")
+        .map(|r| r["states"].to_string())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            r#"["in_progress","success"]"#,
+            r#"["in_progress","success"]"#
+        ]
+    );
+    let live = step(&sb, &[("mode", "find"), ("environment", "staging")]).await;
+    assert_eq!(live.output("deployment-id"), ids[1]);
+    let previous = step(
+        &sb,
+        &[
+            ("mode", "find"),
+            ("environment", "staging"),
+            ("which", "previous"),
+        ],
+    )
+    .await;
+    assert_eq!(previous.output("deployment-id"), ids[0]);
+    assert_eq!(previous.output("task-definition-arn"), REVISION_3);
 }
