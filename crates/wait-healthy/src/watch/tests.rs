@@ -323,6 +323,16 @@ impl Fixture {
     }
 }
 
+/// The shared filters, and what the wall clock decides: durations (`300ms`, `1.2s`), the
+/// elapsed-seconds output and the call rate.
+fn snapshots() -> insta::Settings {
+    let mut settings = swa_testing::snapshot_settings();
+    settings.add_filter(swa_testing::DURATION, "[DURATION]");
+    settings.add_filter(r"elapsed-seconds=[0-9.]+", "elapsed-seconds=[SECONDS]");
+    settings.add_filter(r"\([0-9.]+ a minute\)", "([RATE] a minute)");
+    settings
+}
+
 #[tokio::test]
 async fn a_rollout_that_completes_and_drains_is_healthy() {
     let describe = mock!(ecs::Client::describe_services)
@@ -351,14 +361,22 @@ async fn a_rollout_that_completes_and_drains_is_healthy() {
     let fixture = Fixture::new(describe);
     let (result, log, calls) = fixture.run(Until::Steady, Duration::from_secs(30)).await;
     assert!(result.is_ok(), "{result:?}\n{log}");
-    assert!(log.contains("output result=healthy"), "{log}");
-    assert!(log.contains("output rollout-state=COMPLETED"), "{log}");
-    assert!(log.contains("event: "), "{log}");
-    assert!(log.contains("has started 2 tasks"), "{log}");
-    assert!(
-        log.contains("::notice::deployment ecs-svc/2 (startupwebapp-service-task:4) is healthy"),
-        "{log}"
-    );
+    snapshots().bind(|| insta::assert_snapshot!(log, @r#"
+    Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
+    event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
+    [[DURATION]] new tasks running
+    [[DURATION]] targets healthy
+    [[DURATION]] rollout completed
+    [[DURATION]] old deployments drained
+    output result=healthy
+    output deployment-id=ecs-svc/[ID]
+    output rollout-state=COMPLETED
+    output failed-tasks=0
+    output failed-probes=0
+    output elapsed-seconds=[SECONDS]
+    7 ECS calls in [DURATION] ([RATE] a minute)
+    ::notice::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is healthy: 2/2 tasks running, targets healthy, older deployments gone after [DURATION]
+    "#));
     // 4 polls, the task definition once, the running tasks once (list + describe).
     assert_eq!(fixture.ecs[0].num_calls(), 4);
     assert_eq!(calls, 7, "{log}");
@@ -386,8 +404,20 @@ async fn serving_does_not_wait_for_the_old_tasks_to_drain() {
     let fixture = Fixture::new(describe);
     let (result, log, _) = fixture.run(Until::Serving, Duration::from_secs(30)).await;
     assert!(result.is_ok(), "{result:?}\n{log}");
-    assert!(log.contains("output result=healthy"), "{log}");
-    assert!(log.contains("output rollout-state=IN_PROGRESS"), "{log}");
+    snapshots().bind(|| insta::assert_snapshot!(log, @r#"
+    Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until serving
+    event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
+    [[DURATION]] new tasks running
+    [[DURATION]] targets healthy
+    output result=healthy
+    output deployment-id=ecs-svc/[ID]
+    output rollout-state=IN_PROGRESS
+    output failed-tasks=0
+    output failed-probes=0
+    output elapsed-seconds=[SECONDS]
+    5 ECS calls in [DURATION] ([RATE] a minute)
+    ::notice::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is healthy: 2/2 tasks running, targets healthy after [DURATION]
+    "#));
     assert_eq!(fixture.ecs[0].num_calls(), 2);
 }
 
@@ -437,24 +467,30 @@ async fn a_circuit_breaker_rollback_is_reported_with_the_stopped_tasks_and_logs(
     let (result, log, _) = fixture.run(Until::Steady, Duration::from_secs(30)).await;
     let err = result.expect_err("rolled back");
     assert_eq!(err.kind(), swa_gha::ExitKind::Failed);
-    let text = err.to_string();
-    assert!(
-        text.contains("the service rolled back to startupwebapp-service-task:3"),
-        "{text}"
-    );
-    assert!(
-        text.contains("circuit breaker: tasks failed to start"),
-        "{text}"
-    );
-    assert!(log.contains("output result=rolled-back"), "{log}");
-    assert!(log.contains("::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1"), "{log}");
-    assert!(log.contains("::group::Stopped task bad1"), "{log}");
-    assert!(text.contains("First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError"), "{text}");
-    assert!(
-        log.contains("  ImportError: No module named 'startupwebapp.settings_prod'"),
-        "{log}"
-    );
-    assert!(log.contains("output failed-tasks=3"), "{log}");
+    snapshots().bind(|| {
+        insta::assert_snapshot!(err.to_string(), @"deployment ecs-svc/[ID] (startupwebapp-service-task:4) is no longer PRIMARY: the service rolled back to startupwebapp-service-task:3: ECS deployment circuit breaker: tasks failed to start. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
+        insta::assert_snapshot!(log, @r#"
+            Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
+            event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
+            ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::warning::task bad2 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::warning::task bad3 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::group::Stopped task bad1
+            task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            Last 1 log lines of startupwebapp (/ecs/startupwebapp-service ecs/startupwebapp/bad1):
+            ::stop-commands::swa-[TOKEN]
+              ImportError: No module named 'startupwebapp.settings_prod'
+            ::swa-[TOKEN]::
+            ::endgroup::
+            output result=rolled-back
+            output deployment-id=ecs-svc/[ID]
+            output rollout-state=FAILED
+            output failed-tasks=3
+            output failed-probes=0
+            output elapsed-seconds=[SECONDS]
+            10 ECS calls in [DURATION] ([RATE] a minute)
+            "#);
+    });
 }
 
 #[tokio::test]
@@ -478,12 +514,30 @@ async fn rollout_failed_is_reported_at_once() {
     let fixture = Fixture::new(describe);
     let (result, log, _) = fixture.run(Until::Steady, Duration::from_secs(30)).await;
     let text = result.expect_err("failed").to_string();
-    assert!(
-        text.contains("failed and ECS is rolling back to startupwebapp-service-task:3"),
-        "{text}"
-    );
-    assert!(log.contains("output result=rolled-back"), "{log}");
-    assert!(log.contains("output rollout-state=FAILED"), "{log}");
+    snapshots().bind(|| {
+        insta::assert_snapshot!(text, @"deployment ecs-svc/[ID] (startupwebapp-service-task:4) failed and ECS is rolling back to startupwebapp-service-task:3: ECS deployment circuit breaker: tasks failed to start. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
+        insta::assert_snapshot!(log, @r#"
+            Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
+            event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
+            ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::warning::task bad2 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::warning::task bad3 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::group::Stopped task bad1
+            task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            Last 1 log lines of startupwebapp (/ecs/startupwebapp-service ecs/startupwebapp/bad1):
+            ::stop-commands::swa-[TOKEN]
+              ImportError: No module named 'startupwebapp.settings_prod'
+            ::swa-[TOKEN]::
+            ::endgroup::
+            output result=rolled-back
+            output deployment-id=ecs-svc/[ID]
+            output rollout-state=FAILED
+            output failed-tasks=3
+            output failed-probes=0
+            output elapsed-seconds=[SECONDS]
+            7 ECS calls in [DURATION] ([RATE] a minute)
+            "#);
+    });
     assert_eq!(fixture.ecs[0].num_calls(), 2);
 }
 
@@ -508,8 +562,30 @@ async fn max_failed_tasks_fails_without_waiting_for_the_circuit_breaker() {
     let fixture = Fixture::new(describe);
     let (result, log, _) = fixture.run(Until::Steady, Duration::from_secs(30)).await;
     let text = result.expect_err("failed").to_string();
-    assert!(text.starts_with("3 tasks of deployment ecs-svc/2 (startupwebapp-service-task:4) stopped (max-failed-tasks is 3); last: task bad3 stopped"), "{text}");
-    assert!(log.contains("output result=failed"), "{log}");
+    snapshots().bind(|| {
+        insta::assert_snapshot!(text, @"3 tasks of deployment ecs-svc/[ID] (startupwebapp-service-task:4) stopped (max-failed-tasks is 3); last: task bad3 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
+        insta::assert_snapshot!(log, @r#"
+            Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
+            event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
+            ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::warning::task bad2 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::warning::task bad3 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::group::Stopped task bad1
+            task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            Last 1 log lines of startupwebapp (/ecs/startupwebapp-service ecs/startupwebapp/bad1):
+            ::stop-commands::swa-[TOKEN]
+              ImportError: No module named 'startupwebapp.settings_prod'
+            ::swa-[TOKEN]::
+            ::endgroup::
+            output result=failed
+            output deployment-id=ecs-svc/[ID]
+            output rollout-state=IN_PROGRESS
+            output failed-tasks=3
+            output failed-probes=0
+            output elapsed-seconds=[SECONDS]
+            7 ECS calls in [DURATION] ([RATE] a minute)
+            "#);
+    });
 }
 
 #[tokio::test]
@@ -544,25 +620,87 @@ async fn unhealthy_targets_time_out_naming_the_target_and_reason() {
         .run_with_summary(Until::Steady, Duration::from_millis(300))
         .await;
     let text = result.expect_err("timeout").to_string();
-    assert!(text.contains("was not healthy after 300ms"), "{text}");
-    assert!(
-        summary.contains("| <code>10.0.1.2:8000</code> | <code>startupwebapp-tg</code> | unhealthy | Target.ResponseCodeMismatch |"),
-        "{summary}"
-    );
-    assert!(
-        summary.contains("The health check of <code>startupwebapp-tg</code> expects HTTP 200 from GET /health on traffic-port."),
-        "{summary}"
-    );
-    assert!(
-        text.contains("target 10.0.1.2:8000 unhealthy: Target.ResponseCodeMismatch"),
-        "{text}"
-    );
-    assert!(text.contains("rollout IN_PROGRESS"), "{text}");
-    assert!(
-        text.contains("1 older deployment still running 2 tasks"),
-        "{text}"
-    );
-    assert!(log.contains("output result=timeout"), "{log}");
+    // How many polls fit in the 300ms is the wall clock's to decide.
+    let mut settings = snapshots();
+    settings.add_filter(r"\d+ ECS calls in", "[N] ECS calls in");
+    settings.bind(|| {
+        insta::assert_snapshot!(text, @"deployment ecs-svc/[ID] was not healthy after [DURATION]: target 10.0.1.2:8000 unhealthy: Target.ResponseCodeMismatch; rollout IN_PROGRESS; 1 older deployment still running 2 tasks. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
+        insta::assert_snapshot!(log, @r#"
+            Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
+            event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
+            [[DURATION]] new tasks running
+            ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::warning::task bad2 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::warning::task bad3 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            ::group::Stopped task bad1
+            task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            Last 1 log lines of startupwebapp (/ecs/startupwebapp-service ecs/startupwebapp/bad1):
+            ::stop-commands::swa-[TOKEN]
+              ImportError: No module named 'startupwebapp.settings_prod'
+            ::swa-[TOKEN]::
+            ::endgroup::
+            output result=timeout
+            output deployment-id=ecs-svc/[ID]
+            output rollout-state=IN_PROGRESS
+            output failed-tasks=3
+            output failed-probes=0
+            output elapsed-seconds=[SECONDS]
+            [N] ECS calls in [DURATION] ([RATE] a minute)
+            "#);
+        insta::assert_snapshot!(summary, @r#"
+            ### ⏱️ wait-healthy: startupwebapp-service timeout
+
+            deployment ecs-svc/[ID] was not healthy after [DURATION]: target 10.0.1.2:8000 unhealthy: Target.ResponseCodeMismatch; rollout IN\_PROGRESS; 1 older deployment still running 2 tasks. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings\_prod'
+
+            | | |
+            |---|---|
+            | Deployment | <code>ecs-svc/[ID]</code> |
+            | New revision | <code>startupwebapp-service-task:4</code> |
+            | Old revision | <code>startupwebapp-service-task:3</code> |
+            | Image | <code>123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp@sha256:4444</code> |
+            | Rollout state | IN\_PROGRESS |
+            | Failed tasks | 3 |
+            | Elapsed | [DURATION] |
+
+            #### Phases
+
+            | Phase | After |
+            |---|---|
+            | new tasks running | [DURATION] |
+
+            #### Still missing
+
+            - target 10.0.1.2:8000 unhealthy: Target.ResponseCodeMismatch
+            - rollout IN\_PROGRESS
+            - 1 older deployment still running 2 tasks
+
+            #### Targets
+
+            | Target | Target group | State | Reason | Description |
+            |---|---|---|---|---|
+            | <code>10.0.1.2:8000</code> | <code>startupwebapp-tg</code> | unhealthy | Target.ResponseCodeMismatch | - |
+
+            The health check of <code>startupwebapp-tg</code> expects HTTP 200 from GET /health on traffic-port.
+
+
+            #### Failed tasks
+
+            - task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            - task bad2 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            - task bad3 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+
+            Last 1 log lines of <code>startupwebapp</code> in task <code>bad1</code>:
+
+            ```
+            ImportError: No module named 'startupwebapp.settings_prod'
+            ```
+
+
+            #### Service events
+
+            - 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
+            "#);
+    });
 }
 
 fn rev5() -> Deployment {
