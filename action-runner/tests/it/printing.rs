@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 use crate::root;
 
 /// Code that may write to the process's streams: the printer (swa-gha), the binary that hands it
-/// stdout, the sandbox (a server whose stdout is its exports, not a job log) and the test tools.
-const EXEMPT: [&str; 4] = [
+/// stdout, the sandbox (a server whose stdout is its exports, not a job log) and the test tools
+/// (swa-testing; swa-e2e, which matches workflow commands in act's logs and reports to a
+/// terminal).
+const EXEMPT: [&str; 5] = [
     "crates/swa-gha/",
     "crates/swa-sandbox/",
     "crates/swa-testing/",
+    "crates/swa-e2e/",
     "action-runner/src/lib.rs",
 ];
 
