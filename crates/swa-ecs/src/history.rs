@@ -117,6 +117,62 @@ pub async fn last_successful_other_than(
     Ok(None)
 }
 
+/// The newest service deployment of `service` created at `since` or later whose target
+/// revision runs `task_definition`: the one that carries the update to it. Two calls
+/// (ListServiceDeployments, DescribeServiceRevisions); `None` when there is none.
+pub async fn service_deployment_to(
+    ecs: &ecs::Client,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+    since: aws_smithy_types::DateTime,
+) -> Result<Option<String>, HistoryError> {
+    let page = ecs
+        .list_service_deployments()
+        .cluster(cluster)
+        .service(service)
+        .created_at(ecs::types::CreatedAt::builder().after(since).build())
+        .max_results(REVISIONS_PER_CALL as i32)
+        .send()
+        .await
+        .map_err(|e| HistoryError::List {
+            service: service.to_string(),
+            reason: swa_aws::error_text(&e),
+        })?;
+    let mut briefs: Vec<&ServiceDeploymentBrief> = page.service_deployments().iter().collect();
+    briefs.sort_by_key(|b| std::cmp::Reverse(b.created_at().map(|t| (t.secs(), t.subsec_nanos()))));
+    let arns: Vec<String> = briefs
+        .iter()
+        .filter_map(|b| b.target_service_revision_arn())
+        .map(str::to_string)
+        .collect();
+    if arns.is_empty() {
+        return Ok(None);
+    }
+    let out = ecs
+        .describe_service_revisions()
+        .set_service_revision_arns(Some(arns))
+        .send()
+        .await
+        .map_err(|e| HistoryError::Revisions {
+            reason: swa_aws::error_text(&e),
+        })?;
+    let runs_it: Vec<&str> = out
+        .service_revisions()
+        .iter()
+        .filter(|r| r.task_definition() == Some(task_definition))
+        .filter_map(|r| r.service_revision_arn())
+        .collect();
+    Ok(briefs
+        .iter()
+        .find(|b| {
+            b.target_service_revision_arn()
+                .is_some_and(|r| runs_it.contains(&r))
+        })
+        .and_then(|b| b.service_deployment_arn())
+        .map(str::to_string))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

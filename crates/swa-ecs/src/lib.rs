@@ -28,7 +28,9 @@ mod stopped;
 mod taskdef;
 
 pub use error::{EcsError, EcsFault};
-pub use history::{DeployedRevision, HistoryError, last_successful_other_than};
+pub use history::{
+    DeployedRevision, HistoryError, last_successful_other_than, service_deployment_to,
+};
 pub use image::{DigestError, EcrRepo, ImageRef, pin_image, resolve_digest};
 pub use logs::{
     LogLocation, LogTailError, NoLogLocation, log_location, tail, task_id, telling_line,

@@ -38,7 +38,12 @@ struct Sample {
 
 /// One rollout watched by wait-healthy under `/usr/bin/time`; `signal` picks the instant from
 /// the sandbox's timeline.
-fn watch(scenario: &str, clock: f64, signal: fn(&[swa_sandbox::Event]) -> Option<u128>) -> Sample {
+fn watch(
+    scenario: &str,
+    clock: f64,
+    until: &str,
+    signal: fn(&[swa_sandbox::Event]) -> Option<u128>,
+) -> Sample {
     let sandbox = Sandbox::start(Options {
         scenario: scenario.into(),
         clock,
@@ -69,6 +74,7 @@ fn watch(scenario: &str, clock: f64, signal: fn(&[swa_sandbox::Event]) -> Option
         .env("INPUT_SERVICE", "startupwebapp-service")
         .env("INPUT_DEPLOYMENT-ID", &id)
         .env("INPUT_TIMEOUT", "10m")
+        .env("INPUT_UNTIL", until)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -217,15 +223,24 @@ fn main() {
     );
 
     let healthy: Vec<Sample> = (0..runs)
-        .map(|_| watch("healthy", clock, completed))
+        .map(|_| watch("healthy", clock, "steady", completed))
         .collect();
     report(
         "healthy rollout (until steady), from deployment COMPLETED",
         &healthy,
     );
 
+    // The service deployment succeeds as the deployment completes; read on every poll.
+    let complete: Vec<Sample> = (0..runs)
+        .map(|_| watch("healthy", clock, "complete", completed))
+        .collect();
+    report(
+        "healthy rollout (until complete), from service deployment SUCCESSFUL",
+        &complete,
+    );
+
     let failed: Vec<Sample> = (0..runs)
-        .map(|_| watch("crash-loop", clock, first_failure))
+        .map(|_| watch("crash-loop", clock, "steady", first_failure))
         .collect();
     report(
         "crash-loop rollout, from the first failure signal (3rd failed task or rollout FAILED)",

@@ -11,10 +11,12 @@ use swa_ecs::StoppedTask;
 use swa_gha::{ActionError, Foreign, format_duration};
 
 use crate::probe::Probed;
-use crate::watch::{Checked, Until};
+use crate::watch::Checked;
 
+mod followed;
 mod targets;
 
+pub use followed::Followed;
 pub use targets::{
     HealthCheck, Targets, UnhealthyTarget, health_of, record_unhealthy, target_problems,
 };
@@ -23,6 +25,8 @@ pub use targets::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Healthy,
+    /// `until` is reached and ECS waits at a lifecycle hook there for ContinueServiceDeployment.
+    Paused,
     Failed,
     RolledBack,
     /// Another update of the service replaced the deployment before it was healthy.
@@ -36,6 +40,7 @@ impl Verdict {
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Healthy => "healthy",
+            Verdict::Paused => "paused",
             Verdict::Failed => "failed",
             Verdict::RolledBack => "rolled-back",
             Verdict::Superseded => "superseded",
@@ -90,6 +95,10 @@ pub struct Watched {
     /// When the deployment was created, on the service's own clock: older events and tasks are
     /// not its own.
     pub since: DateTime,
+    /// The service's deployment strategy: ROLLING, BLUE_GREEN, LINEAR or CANARY.
+    pub strategy: String,
+    /// The service deployment followed, once found.
+    pub service_deployment: Option<String>,
 }
 
 /// The deployment that replaced the watched one through another update of the service.
@@ -170,6 +179,10 @@ pub struct Observed<'a> {
     pub targets: Option<&'a Targets>,
     /// The health-url's latest answer, when there is a health-url.
     pub probe: Option<&'a Probed>,
+    /// The followed service deployment, as last described.
+    pub followed: Option<&'a Followed>,
+    /// The service deployment was described (or the call failed) in this poll.
+    pub followed_read: bool,
 }
 
 /// What else to observe before the poll can be decided.
@@ -179,6 +192,8 @@ pub enum Look {
     StoppedTasks,
     /// The new tasks' targets, for `desired` tasks.
     Targets { desired: i32 },
+    /// The followed service deployment (DescribeServiceDeployments).
+    ServiceDeployment,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,25 +299,61 @@ pub fn watched(
             })
             .collect(),
         since: watched.created_at().copied().unwrap_or(now),
+        strategy: service
+            .deployment_configuration()
+            .and_then(|c| c.strategy())
+            .map_or("ROLLING", |s| s.as_str())
+            .to_string(),
+        service_deployment: settings.service_deployment_arn.clone(),
         id,
     })
 }
 
-/// Decides one poll: over (healthy, failed, rolled back, superseded), waiting with what is still
-/// missing, or first a look at the stopped tasks or the targets.
+/// Decides one poll: over (healthy, paused, failed, rolled back, superseded), waiting with what
+/// is still missing, or first a look at the stopped tasks, the targets or the service
+/// deployment. A lifecycle stage (`until: test-traffic`, ...) is the service deployment's to
+/// say; the service's deployments still tell a failure first.
 pub fn assess(
     observed: &Observed,
     watched: &Watched,
     before: &Progress,
     settings: &Checked,
 ) -> Assessment {
+    let assessment = match failure(observed, watched, before, settings) {
+        First::Decided(decided) => decided,
+        First::Watching(progress, _) if settings.until.is_stage() => {
+            followed::stage(observed, watched, progress, settings)
+        }
+        First::Watching(progress, deployment) => {
+            rolling(observed, watched, deployment, progress, settings)
+        }
+    };
+    followed::weigh(assessment, observed, watched, settings)
+}
+
+/// What the service's deployments say first.
+enum First<'a> {
+    /// The watched deployment is gone, replaced, failed, or has too many failed tasks: the
+    /// decision, or the look it needs.
+    Decided(Assessment),
+    /// It is PRIMARY and nothing failed: what the polls saw of it.
+    Watching(Progress, &'a Deployment),
+}
+
+/// What the service's deployments say first (see [`First`]).
+fn failure<'a>(
+    observed: &Observed<'a>,
+    watched: &Watched,
+    before: &Progress,
+    settings: &Checked,
+) -> First<'a> {
     let mut progress = before.clone();
     let id = watched.id.as_str();
     let new = revision_label(&watched.revision);
     let deployments = observed.service.deployments();
     let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
     let Some(deployment) = deployments.iter().find(|d| d.id() == Some(id)) else {
-        return replaced(observed, watched, progress, primary, "is gone");
+        return First::Decided(replaced(observed, watched, progress, primary, "is gone"));
     };
     progress.rollout_state = deployment
         .rollout_state()
@@ -314,11 +365,17 @@ pub fn assess(
     let failed = u32::try_from(deployment.failed_tasks()).unwrap_or(0);
     progress.failed_tasks = progress.failed_tasks.max(failed);
     if deployment.status() != Some("PRIMARY") {
-        return replaced(observed, watched, progress, primary, "is no longer PRIMARY");
+        return First::Decided(replaced(
+            observed,
+            watched,
+            progress,
+            primary,
+            "is no longer PRIMARY",
+        ));
     }
     if progress.rollout_state == "FAILED" {
         if !observed.stopped_listed {
-            return Assessment::look(progress, Look::StoppedTasks);
+            return First::Decided(Assessment::look(progress, Look::StoppedTasks));
         }
         let reason = progress
             .rollout_reason
@@ -342,11 +399,11 @@ pub fn assess(
                 format!("deployment {id} ({new}) failed: {}", Foreign(&reason)),
             )
         };
-        return Assessment::over(progress, outcome);
+        return First::Decided(Assessment::over(progress, outcome));
     }
     let failures: Vec<&StoppedTask> = observed.stopped.iter().filter(|s| s.failed()).collect();
     if failed as usize > failures.len() && !observed.stopped_listed {
-        return Assessment::look(progress, Look::StoppedTasks);
+        return First::Decided(Assessment::look(progress, Look::StoppedTasks));
     }
     progress.failed_tasks = progress.failed_tasks.max(failures.len() as u32);
     if progress.failed_tasks >= settings.max_failed_tasks {
@@ -358,9 +415,12 @@ pub fn assess(
             "{} tasks of deployment {id} ({new}) stopped (max-failed-tasks is {}){last}",
             progress.failed_tasks, settings.max_failed_tasks
         );
-        return Assessment::over(progress, Outcome::new(Verdict::Failed, message));
+        return First::Decided(Assessment::over(
+            progress,
+            Outcome::new(Verdict::Failed, message),
+        ));
     }
-    rolling(observed, watched, deployment, progress, settings)
+    First::Watching(progress, deployment)
 }
 
 /// The watched deployment is PRIMARY and nothing failed: which phases it reached, and what is
@@ -372,7 +432,7 @@ fn rolling(
     mut progress: Progress,
     settings: &Checked,
 ) -> Assessment {
-    let steady = settings.until == Until::Steady;
+    let steady = settings.until.drains();
     let desired = deployment.desired_count();
     let running = deployment.running_count();
     let pending = deployment.pending_count();

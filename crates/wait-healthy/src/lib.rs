@@ -40,8 +40,13 @@ pub struct Args {
     /// The deployment to watch; default: the PRIMARY deployment when the wait starts.
     #[arg(long = "deployment-id")]
     pub deployment_id: Option<String>,
-    /// `steady`: the old deployment has drained too; `serving`: every new task is running and
-    /// healthy in the target groups.
+    /// The service deployment to follow (ARN); default: the one that carries the watched
+    /// deployment.
+    #[arg(long = "service-deployment-arn")]
+    pub service_deployment_arn: Option<String>,
+    /// `steady`: the old deployment has drained too; `complete`: steady and the service
+    /// deployment SUCCESSFUL; `serving`: every new task is running and healthy in the target
+    /// groups; `test-traffic`, `production-traffic`, `bake`: that lifecycle stage reached.
     #[arg(long, value_enum, default_value = "steady")]
     pub until: Until,
     /// How long to wait (`90s`, `10m`).
@@ -79,6 +84,14 @@ pub const OUTPUTS: &[&str] = &[
     "failed-tasks",
     "failed-probes",
     "elapsed-seconds",
+    "service-deployment-arn",
+    "service-deployment-status",
+    "lifecycle-stage",
+    "production-weight",
+    "test-weight",
+    "hook-id",
+    "expires-at",
+    "hook-timeout-action",
 ];
 
 /// ECS calls per minute the poller stays under, retries included.
@@ -155,10 +168,21 @@ pub fn settings(args: &Args) -> Result<Checked, ActionError> {
             format!("is `{id}`; an ECS deployment id looks like ecs-svc/1234567890123456789"),
         ));
     }
+    if let Some(arn) = &args.service_deployment_arn
+        && !is_service_deployment_arn(arn)
+    {
+        return Err(ActionError::input(
+            "service-deployment-arn",
+            format!(
+                "is `{arn}`; a service deployment ARN looks like arn:aws:ecs:us-east-1:123456789012:service-deployment/CLUSTER/SERVICE/ID"
+            ),
+        ));
+    }
     Ok(Checked {
         cluster: args.cluster.clone(),
         service: args.service.clone(),
         deployment_id: args.deployment_id.clone(),
+        service_deployment_arn: args.service_deployment_arn.clone(),
         until: args.until,
         timeout: args.timeout,
         health_url: args.health_url.clone(),
@@ -169,6 +193,24 @@ pub fn settings(args: &Args) -> Result<Checked, ActionError> {
         unreachable_timeout: args.unreachable_timeout,
         calls_per_minute: ECS_CALLS_PER_MINUTE,
     })
+}
+
+/// `arn:PARTITION:ecs:REGION:ACCOUNT:service-deployment/CLUSTER/SERVICE/ID`.
+fn is_service_deployment_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let path: Vec<&str> = resource.split('/').collect();
+    prefix == "arn"
+        && partition.starts_with("aws")
+        && service == "ecs"
+        && !region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && path.len() == 4
+        && path[0] == "service-deployment"
+        && path[1..].iter().all(|p| !p.is_empty())
 }
 
 pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {

@@ -15,7 +15,7 @@ use swa_aws::{error_code, error_text, is_throttling};
 use swa_ecs::{ContainerLog, StoppedTask};
 use swa_gha::{ActionError, Foreign};
 
-use crate::assess::{self, HealthCheck, Targets, Watched};
+use crate::assess::{self, Followed, HealthCheck, Targets, Watched};
 use crate::pace::Pacer;
 use crate::watch::{Checked, Clients};
 
@@ -96,6 +96,48 @@ impl Observer {
             unreachable: matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)),
             error: error_text(&e),
         }))
+    }
+
+    /// The service deployment that carries the watched deployment: the newest one created since
+    /// it (with a minute's leeway for the two clocks) whose target runs its task definition.
+    pub async fn find_service_deployment(
+        &mut self,
+        watched: &Watched,
+    ) -> Result<Option<String>, String> {
+        self.pacer.spent(2);
+        let since = DateTime::from_secs(watched.since.secs() - 60);
+        swa_ecs::service_deployment_to(
+            &self.clients.ecs,
+            &self.cluster,
+            &self.service,
+            &watched.revision,
+            since,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    /// One DescribeServiceDeployments of `arn`: what it says now, or why there is no answer.
+    pub async fn describe_service_deployment(&mut self, arn: &str) -> Result<Followed, String> {
+        self.pacer.spent(1);
+        let out = self
+            .clients
+            .ecs
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeServiceDeployments failed: {}", error_text(&e)))?;
+        match out.service_deployments().first() {
+            Some(sd) => Ok(Followed::from_sdk(sd)),
+            None => Err(match out.failures().first() {
+                Some(f) => format!(
+                    "DescribeServiceDeployments found no {arn}: {}",
+                    f.reason().unwrap_or("no reason given")
+                ),
+                None => format!("DescribeServiceDeployments found no {arn}"),
+            }),
+        }
     }
 
     pub async fn describe_definition(

@@ -7,7 +7,7 @@ use swa_ecs::{ContainerLog, StoppedTask};
 use swa_gha::{ActionError, Foreign, Gha, format_duration, md};
 
 use crate::assess::{
-    HealthCheck, Outcome, Progress, Successor, UnhealthyTarget, Verdict, Watched, plural,
+    Followed, HealthCheck, Outcome, Progress, Successor, UnhealthyTarget, Verdict, Watched, plural,
 };
 use crate::observe::Event;
 use crate::watch::Checked;
@@ -38,6 +38,31 @@ impl Report {
             settings.service,
             revision_label(&watched.revision),
             settings.until.as_str()
+        ));
+    }
+
+    /// The service deployment the wait follows.
+    pub fn following(&self, arn: &str, strategy: &str) {
+        self.gha.info(format!(
+            "Following service deployment {} (strategy {})",
+            Foreign(arn),
+            Foreign(strategy)
+        ));
+    }
+
+    /// No service deployment carries the watched deployment.
+    pub fn not_following(&self, watched: &Watched) {
+        self.gha.info(format!(
+            "No service deployment carries deployment {}: the wait follows the service's deployments alone",
+            watched.id
+        ));
+    }
+
+    /// The service deployment could not be found or described (said once a run of failures).
+    pub fn follow_failed(&self, error: &str) {
+        self.gha.warning(format!(
+            "The service deployment cannot be read (the role needs ecs:ListServiceDeployments, ecs:DescribeServiceDeployments and ecs:DescribeServiceRevisions); the wait goes on from DescribeServices: {}",
+            Foreign(error)
         ));
     }
 
@@ -153,6 +178,39 @@ impl Report {
             "elapsed-seconds",
             &format!("{:.1}", wait.elapsed.as_secs_f64()),
         )?;
+        let followed = wait.followed;
+        let arn = followed
+            .map(|f| f.arn.as_str())
+            .or(wait.watched.and_then(|w| w.service_deployment.as_deref()));
+        gha.set_output("service-deployment-arn", arn.unwrap_or(""))?;
+        gha.set_output(
+            "service-deployment-status",
+            followed.map(|f| f.status.as_str()).unwrap_or(""),
+        )?;
+        gha.set_output(
+            "lifecycle-stage",
+            followed.and_then(|f| f.stage.as_deref()).unwrap_or(""),
+        )?;
+        let weight = |w: Option<f64>| w.map(|w| format!("{w}")).unwrap_or_default();
+        gha.set_output(
+            "production-weight",
+            &weight(followed.and_then(|f| f.production_weight)),
+        )?;
+        gha.set_output("test-weight", &weight(followed.and_then(|f| f.test_weight)))?;
+        let paused = followed
+            .and_then(|f| f.paused.as_ref())
+            .filter(|_| wait.outcome.verdict == Verdict::Paused);
+        gha.set_output("hook-id", paused.map(|p| p.hook_id.as_str()).unwrap_or(""))?;
+        gha.set_output(
+            "expires-at",
+            paused.and_then(|p| p.expires_at.as_deref()).unwrap_or(""),
+        )?;
+        gha.set_output(
+            "hook-timeout-action",
+            paused
+                .and_then(|p| p.timeout_action.as_deref())
+                .unwrap_or(""),
+        )?;
         Ok(())
     }
 
@@ -169,10 +227,10 @@ impl Report {
         ));
     }
 
-    /// A notice when healthy; else the error that fails the step.
+    /// A notice when healthy or paused where asked; else the error that fails the step.
     pub fn verdict(&self, outcome: Outcome, elapsed: Duration) -> Result<(), ActionError> {
         match outcome.verdict {
-            Verdict::Healthy => {
+            Verdict::Healthy | Verdict::Paused => {
                 self.gha.notice(format!(
                     "{} after {}",
                     outcome.message,
@@ -197,7 +255,7 @@ pub struct Wait<'a> {
     /// Health probes answered, and failed.
     pub probes: Option<(u32, u32)>,
     pub elapsed: Duration,
-    pub phases: &'a [(&'static str, Duration)],
+    pub phases: &'a [(String, Duration)],
     pub missing: &'a [String],
     /// The deployment's failed tasks, oldest first.
     pub failed: &'a [StoppedTask],
@@ -207,12 +265,15 @@ pub struct Wait<'a> {
     pub health_checks: &'a [HealthCheck],
     pub events: &'a [Event],
     pub last_error: Option<&'a str>,
+    /// The followed service deployment, as last described.
+    pub followed: Option<&'a Followed>,
 }
 
 fn summary(wait: &Wait) -> String {
     let outcome = wait.outcome;
     let icon = match outcome.verdict {
         Verdict::Healthy => "✅",
+        Verdict::Paused => "⏸️",
         Verdict::Timeout => "⏱️",
         _ => "❌",
     };
@@ -267,6 +328,30 @@ fn summary(wait: &Wait) -> String {
             md::text(state)
         },
     );
+    if let Some(followed) = wait.followed {
+        row(
+            "Service deployment",
+            format!(
+                "{} ({})",
+                md::code(&followed.arn),
+                md::text(&followed.state())
+            ),
+        );
+        if followed.production_weight.is_some() || followed.test_weight.is_some() {
+            let percent = |w: Option<f64>| w.map(|w| format!("{w}%")).unwrap_or("-".into());
+            row(
+                "Traffic to the new revision",
+                format!(
+                    "production {}, test {}",
+                    percent(followed.production_weight),
+                    percent(followed.test_weight)
+                ),
+            );
+        }
+        if let Some(paused) = &followed.paused {
+            row("Waiting at", md::text(&paused.describe()));
+        }
+    }
     row("Failed tasks", wait.progress.failed_tasks.to_string());
     if let Some((attempts, failures)) = wait.probes {
         row("Health probes", format!("{attempts} ({failures} failed)"));
@@ -275,7 +360,11 @@ fn summary(wait: &Wait) -> String {
     if !wait.phases.is_empty() {
         md.push_str("\n#### Phases\n\n| Phase | After |\n|---|---|\n");
         for (name, at) in wait.phases {
-            md.push_str(&format!("| {name} | {} |\n", format_duration(*at)));
+            md.push_str(&format!(
+                "| {} | {} |\n",
+                md::text(name),
+                format_duration(*at)
+            ));
         }
     }
     // What was missing is news only when time ran out: after a failure it is a look older than

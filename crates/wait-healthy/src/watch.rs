@@ -10,8 +10,8 @@ use swa_ecs::{ContainerLog, StoppedTask};
 use swa_gha::{ActionError, Gha};
 
 use crate::assess::{
-    self, Failing, Look, Next, Observed, Outcome, Progress, Successor, Targets, UnhealthyTarget,
-    Verdict, Watched,
+    self, Failing, Followed, Look, Next, Observed, Outcome, Progress, Successor, Targets,
+    UnhealthyTarget, Verdict, Watched,
 };
 use crate::observe::{Event, Events, Observer, Unanswered};
 use crate::probe::{Probe, Prober};
@@ -22,17 +22,44 @@ use crate::report::{Report, Wait};
 pub enum Until {
     /// The new deployment is COMPLETED and the old ones are gone.
     Steady,
+    /// Steady, and the service deployment SUCCESSFUL: for blue/green, linear and canary, the bake
+    /// is over and the old revision cleaned up.
+    Complete,
     /// Every new task is RUNNING and healthy in the target groups; the old tasks may still be
     /// draining.
     Serving,
+    /// Test traffic is on the new revision (blue/green, linear, canary).
+    TestTraffic,
+    /// Production traffic is on the new revision.
+    ProductionTraffic,
+    /// Production traffic moved and the bake started.
+    Bake,
 }
 
 impl Until {
     pub fn as_str(self) -> &'static str {
         match self {
             Until::Steady => "steady",
+            Until::Complete => "complete",
             Until::Serving => "serving",
+            Until::TestTraffic => "test-traffic",
+            Until::ProductionTraffic => "production-traffic",
+            Until::Bake => "bake",
         }
+    }
+
+    /// A lifecycle stage of blue/green, linear and canary deployments, which only the service
+    /// deployment reports.
+    pub fn is_stage(self) -> bool {
+        matches!(
+            self,
+            Until::TestTraffic | Until::ProductionTraffic | Until::Bake
+        )
+    }
+
+    /// Waits for the old deployment to go (steady, complete).
+    pub fn drains(self) -> bool {
+        matches!(self, Until::Steady | Until::Complete)
     }
 }
 
@@ -42,6 +69,9 @@ pub struct Checked {
     pub cluster: String,
     pub service: String,
     pub deployment_id: Option<String>,
+    /// The service deployment to follow; default: the one whose target is the watched
+    /// deployment's task definition.
+    pub service_deployment_arn: Option<String>,
     pub until: Until,
     pub timeout: Duration,
     pub health_url: Option<String>,
@@ -89,7 +119,10 @@ pub struct Watch {
     events: Events,
     shown_events: Vec<Event>,
     stopped: Vec<StoppedTask>,
-    phases: Vec<(&'static str, Duration)>,
+    phases: Vec<(String, Duration)>,
+    /// The followed service deployment as last described, and the last error describing it.
+    followed: Option<Followed>,
+    followed_error: Option<String>,
     missing: Vec<String>,
     /// The new tasks' targets last seen unhealthy, with the load balancer's reasons.
     unhealthy_targets: Vec<UnhealthyTarget>,
@@ -126,6 +159,8 @@ impl Watch {
             shown_events: Vec::new(),
             stopped: Vec::new(),
             phases: Vec::new(),
+            followed: None,
+            followed_error: None,
             missing: vec!["the service has not been described yet".into()],
             unhealthy_targets: Vec::new(),
             close: false,
@@ -196,11 +231,52 @@ impl Watch {
             Some(watched) => watched.clone(),
             None => self.first_look(&service).await?,
         };
+        let mut followed_read = false;
+        if let Some(arn) = &watched.service_deployment
+            && self.follows_every_poll(&watched)
+        {
+            self.read_followed(arn).await;
+            followed_read = true;
+        }
         for event in self.events.fresh(&service, watched.since) {
             self.report.event(&event);
             self.shown_events.push(event);
         }
-        Ok(self.decide(&service, &watched).await)
+        Ok(self.decide(&service, &watched, followed_read).await)
+    }
+
+    /// The service deployment is read on every poll when it alone can say the wait is over (a
+    /// stage, `complete`) or the strategy is not rolling; otherwise once a verdict is near, to
+    /// name its cause.
+    fn follows_every_poll(&self, watched: &Watched) -> bool {
+        let until = self.settings.until;
+        until.is_stage() || until == Until::Complete || watched.strategy != "ROLLING"
+    }
+
+    /// Describes the followed service deployment; a new state is a phase of the wait.
+    async fn read_followed(&mut self, arn: &str) {
+        match self.observer.describe_service_deployment(arn).await {
+            Ok(followed) => {
+                self.followed_error = None;
+                self.phase(format!("service deployment {}", followed.state()));
+                self.followed = Some(followed);
+            }
+            Err(error) => {
+                if self.followed_error.is_none() {
+                    self.report.follow_failed(&error);
+                }
+                self.followed_error = Some(error);
+            }
+        }
+    }
+
+    /// Records a phase the first time it is reached.
+    fn phase(&mut self, name: String) {
+        if !self.phases.iter().any(|(n, _)| *n == name) {
+            let at = self.start.elapsed();
+            self.report.phase(&name, at);
+            self.phases.push((name, at));
+        }
     }
 
     /// DescribeServices failed: warn once for a run of failures, and give up once ECS has been
@@ -242,8 +318,37 @@ impl Watch {
 
     async fn first_look(&mut self, service: &Service) -> Result<Watched, ActionError> {
         let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
-        let watched = assess::watched(service, &self.settings, now)?;
+        let mut watched = assess::watched(service, &self.settings, now)?;
+        let until = self.settings.until;
+        if until.is_stage() && watched.strategy == "ROLLING" {
+            return Err(ActionError::input(
+                "until",
+                format!(
+                    "is `{}`, a lifecycle stage of blue/green, linear and canary deployments, but service `{}` deploys with strategy ROLLING; wait until `steady`, `complete` or `serving`",
+                    until.as_str(),
+                    self.settings.service
+                ),
+            ));
+        }
         self.report.watching(&watched, &self.settings);
+        if watched.service_deployment.is_none() {
+            match self.observer.find_service_deployment(&watched).await {
+                Ok(found) => watched.service_deployment = found,
+                Err(error) => self.report.follow_failed(&error),
+            }
+        }
+        match &watched.service_deployment {
+            Some(arn) => self.report.following(arn, &watched.strategy),
+            None if until.is_stage() => {
+                return Err(ActionError::failed(format!(
+                    "no service deployment carries deployment {} ({}): the stage `{}` is the service deployment's to tell",
+                    watched.id,
+                    swa_ecs::revision_label(&watched.revision),
+                    until.as_str()
+                )));
+            }
+            None => self.report.not_following(&watched),
+        }
         self.watched = Some(watched.clone());
         self.definition = self.describe_definition(&watched.revision).await;
         Ok(watched)
@@ -260,7 +365,12 @@ impl Watch {
     }
 
     /// Assesses the service, observing first what the assessment asks for.
-    async fn decide(&mut self, service: &Service, watched: &Watched) -> Option<Outcome> {
+    async fn decide(
+        &mut self,
+        service: &Service,
+        watched: &Watched,
+        mut followed_read: bool,
+    ) -> Option<Outcome> {
         let mut stopped_listed = false;
         let mut targets: Option<Targets> = None;
         let assessment = loop {
@@ -272,6 +382,8 @@ impl Watch {
                 stopped_listed,
                 targets: targets.as_ref(),
                 probe: probe.as_ref(),
+                followed: self.followed.as_ref(),
+                followed_read,
             };
             let assessment = assess::assess(&observed, watched, &self.progress, &self.settings);
             match assessment.next {
@@ -284,16 +396,18 @@ impl Watch {
                     assess::record_unhealthy(&read, &mut self.unhealthy_targets);
                     targets = Some(read);
                 }
+                Next::Look(Look::ServiceDeployment) => {
+                    if let Some(arn) = &watched.service_deployment {
+                        self.read_followed(arn).await;
+                    }
+                    followed_read = true;
+                }
                 _ => break assessment,
             }
         };
         self.progress = assessment.progress;
         for name in assessment.reached {
-            if !self.phases.iter().any(|(n, _)| *n == name) {
-                let at = self.start.elapsed();
-                self.report.phase(name, at);
-                self.phases.push((name, at));
-            }
+            self.phase(name.to_string());
         }
         match assessment.next {
             Next::Over { outcome, successor } => {
@@ -346,7 +460,7 @@ impl Watch {
         // ECS unreachable: asking it for the stopped tasks would only fail again.
         let report_stopped = !matches!(
             outcome.verdict,
-            Verdict::Healthy | Verdict::Error | Verdict::Superseded
+            Verdict::Healthy | Verdict::Paused | Verdict::Error | Verdict::Superseded
         );
         if report_stopped && let Some(watched) = self.watched.clone() {
             // One last listing, so that every field below comes from the same final look.
@@ -410,6 +524,7 @@ impl Watch {
             health_checks: &checks,
             events: &self.shown_events,
             last_error: self.last_error.as_deref(),
+            followed: self.followed.as_ref(),
         };
         self.report
             .outputs(&wait, probed.as_ref().map(|p| p.failures).unwrap_or(0))?;

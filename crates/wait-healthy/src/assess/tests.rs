@@ -7,6 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::*;
+use crate::watch::Until;
 
 const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:4";
 const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3";
@@ -17,6 +18,7 @@ fn settings(until: Until) -> Checked {
         cluster: "c".into(),
         service: "web".into(),
         deployment_id: None,
+        service_deployment_arn: None,
         until,
         timeout: Duration::from_secs(600),
         health_url: Some("https://example.com/health".into()),
@@ -57,6 +59,8 @@ fn watched(load_balanced: bool) -> Watched {
             Vec::new()
         },
         since: DateTime::from_secs(1_000),
+        strategy: "ROLLING".into(),
+        service_deployment: None,
     }
 }
 
@@ -78,6 +82,8 @@ fn observed<'a>(service: &'a Service) -> Observed<'a> {
         stopped_listed: false,
         targets: None,
         probe: None,
+        followed: None,
+        followed_read: false,
     }
 }
 

@@ -11,6 +11,7 @@ use aws_smithy_mocks::{Rule, mock};
 use ecs::operation::describe_services::{DescribeServicesError, DescribeServicesOutput};
 use ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
 use ecs::operation::describe_tasks::DescribeTasksOutput;
+use ecs::operation::list_service_deployments::ListServiceDeploymentsOutput;
 use ecs::operation::list_tasks::ListTasksOutput;
 use ecs::types::{
     Attachment, Container, ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration,
@@ -250,8 +251,18 @@ impl Fixture {
                 )
                 .build()
         });
+        // No service deployment carries it: the wait follows DescribeServices alone.
+        let no_service_deployments = mock!(ecs::Client::list_service_deployments)
+            .then_output(|| ListServiceDeploymentsOutput::builder().build());
         Fixture {
-            ecs: vec![describe, td, list, list_stopped, tasks],
+            ecs: vec![
+                describe,
+                td,
+                list,
+                list_stopped,
+                tasks,
+                no_service_deployments,
+            ],
             elbv2: vec![targets],
             logs: vec![logs],
             max_failed_tasks: 3,
@@ -303,6 +314,7 @@ impl Fixture {
             cluster: "startupwebapp-cluster".into(),
             service: "startupwebapp-service".into(),
             deployment_id: None,
+            service_deployment_arn: None,
             until,
             timeout,
             health_url: None,
@@ -362,24 +374,33 @@ async fn a_rollout_that_completes_and_drains_is_healthy() {
     let (result, log, calls) = fixture.run(Until::Steady, Duration::from_secs(30)).await;
     assert!(result.is_ok(), "{result:?}\n{log}");
     snapshots().bind(|| insta::assert_snapshot!(log, @r#"
-    Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
-    event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
-    [[DURATION]] new tasks running
-    [[DURATION]] targets healthy
-    [[DURATION]] rollout completed
-    [[DURATION]] old deployments drained
-    output result=healthy
-    output deployment-id=ecs-svc/[ID]
-    output rollout-state=COMPLETED
-    output failed-tasks=0
-    output failed-probes=0
-    output elapsed-seconds=[SECONDS]
-    7 ECS calls in [DURATION] ([RATE] a minute)
-    ::notice::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is healthy: 2/2 tasks running, targets healthy, older deployments gone after [DURATION]
-    "#));
+        Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
+        No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
+        event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
+        [[DURATION]] new tasks running
+        [[DURATION]] targets healthy
+        [[DURATION]] rollout completed
+        [[DURATION]] old deployments drained
+        output result=healthy
+        output deployment-id=ecs-svc/[ID]
+        output rollout-state=COMPLETED
+        output failed-tasks=0
+        output failed-probes=0
+        output elapsed-seconds=[SECONDS]
+        output service-deployment-arn=
+        output service-deployment-status=
+        output lifecycle-stage=
+        output production-weight=
+        output test-weight=
+        output hook-id=
+        output expires-at=
+        output hook-timeout-action=
+        9 ECS calls in [DURATION] ([RATE] a minute)
+        ::notice::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is healthy: 2/2 tasks running, targets healthy, older deployments gone after [DURATION]
+        "#));
     // 4 polls, the task definition once, the running tasks once (list + describe).
     assert_eq!(fixture.ecs[0].num_calls(), 4);
-    assert_eq!(calls, 7, "{log}");
+    assert_eq!(calls, 9, "{log}");
     assert_eq!(fixture.ecs[4].num_calls(), 1);
 }
 
@@ -405,19 +426,28 @@ async fn serving_does_not_wait_for_the_old_tasks_to_drain() {
     let (result, log, _) = fixture.run(Until::Serving, Duration::from_secs(30)).await;
     assert!(result.is_ok(), "{result:?}\n{log}");
     snapshots().bind(|| insta::assert_snapshot!(log, @r#"
-    Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until serving
-    event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
-    [[DURATION]] new tasks running
-    [[DURATION]] targets healthy
-    output result=healthy
-    output deployment-id=ecs-svc/[ID]
-    output rollout-state=IN_PROGRESS
-    output failed-tasks=0
-    output failed-probes=0
-    output elapsed-seconds=[SECONDS]
-    5 ECS calls in [DURATION] ([RATE] a minute)
-    ::notice::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is healthy: 2/2 tasks running, targets healthy after [DURATION]
-    "#));
+        Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until serving
+        No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
+        event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
+        [[DURATION]] new tasks running
+        [[DURATION]] targets healthy
+        output result=healthy
+        output deployment-id=ecs-svc/[ID]
+        output rollout-state=IN_PROGRESS
+        output failed-tasks=0
+        output failed-probes=0
+        output elapsed-seconds=[SECONDS]
+        output service-deployment-arn=
+        output service-deployment-status=
+        output lifecycle-stage=
+        output production-weight=
+        output test-weight=
+        output hook-id=
+        output expires-at=
+        output hook-timeout-action=
+        7 ECS calls in [DURATION] ([RATE] a minute)
+        ::notice::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is healthy: 2/2 tasks running, targets healthy after [DURATION]
+        "#));
     assert_eq!(fixture.ecs[0].num_calls(), 2);
 }
 
@@ -471,6 +501,7 @@ async fn a_circuit_breaker_rollback_is_reported_with_the_stopped_tasks_and_logs(
         insta::assert_snapshot!(err.to_string(), @"deployment ecs-svc/[ID] (startupwebapp-service-task:4) is no longer PRIMARY: the service rolled back to startupwebapp-service-task:3: ECS deployment circuit breaker: tasks failed to start. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
         insta::assert_snapshot!(log, @r#"
             Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
+            No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
             event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
             ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             ::warning::task bad2 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
@@ -488,7 +519,15 @@ async fn a_circuit_breaker_rollback_is_reported_with_the_stopped_tasks_and_logs(
             output failed-tasks=3
             output failed-probes=0
             output elapsed-seconds=[SECONDS]
-            10 ECS calls in [DURATION] ([RATE] a minute)
+            output service-deployment-arn=
+            output service-deployment-status=
+            output lifecycle-stage=
+            output production-weight=
+            output test-weight=
+            output hook-id=
+            output expires-at=
+            output hook-timeout-action=
+            12 ECS calls in [DURATION] ([RATE] a minute)
             "#);
     });
 }
@@ -518,6 +557,7 @@ async fn rollout_failed_is_reported_at_once() {
         insta::assert_snapshot!(text, @"deployment ecs-svc/[ID] (startupwebapp-service-task:4) failed and ECS is rolling back to startupwebapp-service-task:3: ECS deployment circuit breaker: tasks failed to start. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
         insta::assert_snapshot!(log, @r#"
             Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
+            No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
             event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
             ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             ::warning::task bad2 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
@@ -535,7 +575,15 @@ async fn rollout_failed_is_reported_at_once() {
             output failed-tasks=3
             output failed-probes=0
             output elapsed-seconds=[SECONDS]
-            7 ECS calls in [DURATION] ([RATE] a minute)
+            output service-deployment-arn=
+            output service-deployment-status=
+            output lifecycle-stage=
+            output production-weight=
+            output test-weight=
+            output hook-id=
+            output expires-at=
+            output hook-timeout-action=
+            9 ECS calls in [DURATION] ([RATE] a minute)
             "#);
     });
     assert_eq!(fixture.ecs[0].num_calls(), 2);
@@ -566,6 +614,7 @@ async fn max_failed_tasks_fails_without_waiting_for_the_circuit_breaker() {
         insta::assert_snapshot!(text, @"3 tasks of deployment ecs-svc/[ID] (startupwebapp-service-task:4) stopped (max-failed-tasks is 3); last: task bad3 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
         insta::assert_snapshot!(log, @r#"
             Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
+            No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
             event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
             ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             ::warning::task bad2 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
@@ -583,7 +632,15 @@ async fn max_failed_tasks_fails_without_waiting_for_the_circuit_breaker() {
             output failed-tasks=3
             output failed-probes=0
             output elapsed-seconds=[SECONDS]
-            7 ECS calls in [DURATION] ([RATE] a minute)
+            output service-deployment-arn=
+            output service-deployment-status=
+            output lifecycle-stage=
+            output production-weight=
+            output test-weight=
+            output hook-id=
+            output expires-at=
+            output hook-timeout-action=
+            9 ECS calls in [DURATION] ([RATE] a minute)
             "#);
     });
 }
@@ -627,6 +684,7 @@ async fn unhealthy_targets_time_out_naming_the_target_and_reason() {
         insta::assert_snapshot!(text, @"deployment ecs-svc/[ID] was not healthy after [DURATION]: target 10.0.1.2:8000 unhealthy: Target.ResponseCodeMismatch; rollout IN_PROGRESS; 1 older deployment still running 2 tasks. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
         insta::assert_snapshot!(log, @r#"
             Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
+            No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
             event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
             [[DURATION]] new tasks running
             ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
@@ -645,6 +703,14 @@ async fn unhealthy_targets_time_out_naming_the_target_and_reason() {
             output failed-tasks=3
             output failed-probes=0
             output elapsed-seconds=[SECONDS]
+            output service-deployment-arn=
+            output service-deployment-status=
+            output lifecycle-stage=
+            output production-weight=
+            output test-weight=
+            output hook-id=
+            output expires-at=
+            output hook-timeout-action=
             [N] ECS calls in [DURATION] ([RATE] a minute)
             "#);
         insta::assert_snapshot!(summary, @r#"
@@ -879,3 +945,5 @@ async fn an_unknown_service_is_bad_input() {
     assert_eq!(err.kind(), swa_gha::ExitKind::BadInput);
     assert!(err.to_string().starts_with("input `service` names `startupwebapp-service`, which is not an active service of cluster `startupwebapp-cluster` (MISSING)"), "{err}");
 }
+
+mod followed;

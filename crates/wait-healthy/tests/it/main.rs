@@ -5,6 +5,7 @@
 use swa_sandbox::Sandbox;
 use swa_testing::{Step, StepRun, sandbox, sandbox_at};
 
+mod followed;
 mod foreign_text;
 mod rollout;
 mod slow_health_url;
@@ -222,7 +223,7 @@ fn a_crash_loop_rolled_back_by_the_circuit_breaker_says_why_and_shows_the_logs()
     assert!(!run.summary.contains("Scaling activity"), "{}", run.summary);
     // The first line a person reads says why: the first failed task and its log's last word.
     snapshots(|| {
-        insta::assert_snapshot!(run.errors().join("\n"), @"::error title=Deployment rolled-back::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is no longer PRIMARY: the service rolled back to startupwebapp-service-task:3: ECS deployment circuit breaker: tasks failed to start. First failed task [TASK]: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1: Essential container in task exited; the log of startupwebapp ends: django.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty.");
+        insta::assert_snapshot!(run.errors().join("\n"), @"::error title=Deployment rolled-back::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is no longer PRIMARY: the service rolled back to startupwebapp-service-task:3: ECS deployment circuit breaker: tasks failed to start. Service deployment ROLLBACK_IN_PROGRESS: the circuit breaker tripped at 3 failed tasks (threshold 3). First failed task [TASK]: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1: Essential container in task exited; the log of startupwebapp ends: django.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty.");
         insta::assert_snapshot!("crash_loop_summary", outline(&run.summary));
     });
 }
@@ -296,7 +297,7 @@ fn unhealthy_targets_are_named_with_their_reason_and_the_health_check() {
     );
     settings.bind(|| {
         snapshots(|| {
-            insta::assert_snapshot!(run.errors().join("\n"), @"::error title=Deployment rolled-back::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is no longer PRIMARY: the service rolled back to startupwebapp-service-task:3: ECS deployment circuit breaker: tasks failed to start. First failed task [TASK]: stopped (ServiceSchedulerInitiated: Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/startupwebapp-tg/0123456789abcdef)); startupwebapp did not exit; [A FAILED TASK'S TARGET] was [IP]:8000 unhealthy: [TARGET REASON]; the health check of startupwebapp-tg expects HTTP 200 from GET /health on traffic-port");
+            insta::assert_snapshot!(run.errors().join("\n"), @"::error title=Deployment rolled-back::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is no longer PRIMARY: the service rolled back to startupwebapp-service-task:3: ECS deployment circuit breaker: tasks failed to start. Service deployment ROLLBACK_IN_PROGRESS: the circuit breaker tripped at 3 failed tasks (threshold 3). First failed task [TASK]: stopped (ServiceSchedulerInitiated: Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/startupwebapp-tg/0123456789abcdef)); startupwebapp did not exit; [A FAILED TASK'S TARGET] was [IP]:8000 unhealthy: [TARGET REASON]; the health check of startupwebapp-tg expects HTTP 200 from GET /health on traffic-port");
             insta::assert_snapshot!("unhealthy_targets_summary", outline(&run.summary));
         });
     });
