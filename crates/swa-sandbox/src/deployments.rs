@@ -281,3 +281,49 @@ pub fn describe_revisions(w: &mut World, req: &Value) -> Result<Value, ApiError>
     }
     Ok(json!({"serviceRevisions": found, "failures": failures}))
 }
+
+/// StopServiceDeployment: ROLLBACK (the default) puts the service back on the revision that last
+/// completed, inside the same service deployment, whether or not the deployment was configured
+/// to roll back; a deployment already stopping or rolling back goes on; one that is over cannot
+/// be stopped.
+pub fn stop(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    let Some(arn) = str_field(req, "serviceDeploymentArn")?.filter(|a| !a.is_empty()) else {
+        return Err(invalid("serviceDeploymentArn must be specified."));
+    };
+    match str_field(req, "stopType")? {
+        None | Some("ROLLBACK") => {}
+        Some("ABORT") => {
+            return Err(invalid(
+                "The stop type ABORT is not supported. The valid values are ROLLBACK.",
+            ));
+        }
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "1 validation error detected: Value '{other}' at 'stopType' failed to satisfy constraint: Member must satisfy enum value set: [ABORT, ROLLBACK]"
+            )));
+        }
+    }
+    let Some(d) = w.history.deployments.iter().find(|d| d.arn == arn) else {
+        return Err(ApiError::new(
+            400,
+            "ServiceDeploymentNotFoundException",
+            "The service deployment does not exist.",
+        ));
+    };
+    match d.status {
+        "PENDING" | "IN_PROGRESS" => {
+            let ecs_id = d.ecs_ids[0].clone();
+            let at = w.clock.now();
+            w.roll_back_on_request(&ecs_id, at);
+        }
+        "STOP_REQUESTED" | "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" => {}
+        status => {
+            return Err(ApiError::new(
+                400,
+                "ConflictException",
+                format!("The service deployment is {status} and cannot be stopped."),
+            ));
+        }
+    }
+    Ok(json!({"serviceDeploymentArn": arn}))
+}

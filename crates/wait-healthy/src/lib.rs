@@ -71,6 +71,10 @@ pub struct Args {
     /// before the wait ends with result `error`.
     #[arg(long = "unreachable-timeout", value_parser = swa_gha::parse_duration, default_value = UNREACHABLE_TIMEOUT)]
     pub unreachable_timeout: Duration,
+    /// A cancelled job (SIGTERM, SIGINT) asks ECS to roll the followed service deployment back
+    /// (StopServiceDeployment ROLLBACK) before it exits.
+    #[arg(long = "rollback-on-cancel", action = clap::ArgAction::Set, value_parser = swa_gha::parse_bool, default_value = "false")]
+    pub rollback_on_cancel: bool,
 }
 
 /// The default `unreachable-timeout`: ECS unreachable this long ends the wait.
@@ -191,6 +195,7 @@ pub fn settings(args: &Args) -> Result<Checked, ActionError> {
         log_lines: args.log_lines,
         poll_interval: args.poll_interval,
         unreachable_timeout: args.unreachable_timeout,
+        rollback_on_cancel: args.rollback_on_cancel,
         calls_per_minute: ECS_CALLS_PER_MINUTE,
     })
 }
@@ -222,9 +227,13 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
         logs: aws.logs(),
     };
     let mut watch = Watch::new(clients, settings, gha.clone())?;
-    let outcome = tokio::select! {
-        outcome = watch.run() => outcome?,
-        signal = swa_gha::cancelled() => Outcome::cancelled(signal),
+    let ended = tokio::select! {
+        outcome = watch.run() => Ok(outcome?),
+        signal = swa_gha::cancelled() => Err(signal),
+    };
+    let outcome = match ended {
+        Ok(outcome) => outcome,
+        Err(signal) => watch.cancelled(signal).await,
     };
     watch.finish(outcome).await
 }

@@ -140,6 +140,20 @@ impl Observer {
         }
     }
 
+    /// StopServiceDeployment ROLLBACK of `arn`.
+    pub async fn stop_service_deployment(&mut self, arn: &str) -> Result<(), String> {
+        self.pacer.spent(1);
+        self.clients
+            .ecs
+            .stop_service_deployment()
+            .service_deployment_arn(arn)
+            .stop_type(ecs::types::StopServiceDeploymentStopType::Rollback)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("StopServiceDeployment failed: {}", error_text(&e)))
+    }
+
     pub async fn describe_definition(
         &mut self,
         arn: &str,

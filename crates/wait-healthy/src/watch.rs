@@ -7,7 +7,7 @@ use aws_sdk_ecs as ecs;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use ecs::types::{Service, TaskDefinition};
 use swa_ecs::{ContainerLog, StoppedTask};
-use swa_gha::{ActionError, Gha};
+use swa_gha::{ActionError, Foreign, Gha};
 
 use crate::assess::{
     self, Failing, Followed, Look, Next, Observed, Outcome, Progress, Successor, Targets,
@@ -84,6 +84,8 @@ pub struct Checked {
     pub unreachable_timeout: Duration,
     /// The ECS call budget.
     pub calls_per_minute: f64,
+    /// A cancelled wait asks ECS to roll the followed service deployment back.
+    pub rollback_on_cancel: bool,
 }
 
 pub struct Clients {
@@ -196,6 +198,36 @@ impl Watch {
                 .min(remaining);
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// The job was cancelled (`signal`): with `rollback-on-cancel`, ECS is asked to roll the
+    /// followed service deployment back first (StopServiceDeployment ROLLBACK).
+    pub async fn cancelled(&mut self, signal: &str) -> Outcome {
+        if !self.settings.rollback_on_cancel {
+            return Outcome::cancelled(signal);
+        }
+        let arn = self
+            .watched
+            .as_ref()
+            .and_then(|w| w.service_deployment.clone());
+        let said = match arn {
+            None => "no service deployment was found to roll back; the deployment goes on without being watched".to_string(),
+            Some(arn) => match self.observer.stop_service_deployment(&arn).await {
+                Ok(()) => format!(
+                    "ECS was asked to roll service deployment {} back (StopServiceDeployment ROLLBACK)",
+                    Foreign(&arn)
+                ),
+                Err(error) => format!(
+                    "asking ECS to roll service deployment {} back failed, and the deployment goes on: {}",
+                    Foreign(&arn),
+                    Foreign(&error)
+                ),
+            },
+        };
+        Outcome::new(
+            Verdict::Failed,
+            format!("the wait was cancelled ({signal}); {said}"),
+        )
     }
 
     fn timed_out(&self) -> Outcome {

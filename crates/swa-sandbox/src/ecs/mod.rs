@@ -28,6 +28,7 @@ pub fn handle(w: &mut World, op: &str, req: &Value) -> Result<Value, ApiError> {
         "ListServiceDeployments" => crate::deployments::list(w, req),
         "DescribeServiceDeployments" => crate::deployments::describe(w, req),
         "DescribeServiceRevisions" => crate::deployments::describe_revisions(w, req),
+        "StopServiceDeployment" => crate::deployments::stop(w, req),
         _ => Err(ApiError::unknown_operation(op)),
     }
 }

@@ -242,3 +242,30 @@ pub fn failed(w: &mut World, ecs_id: &str, failures: i64, rollback: Option<(&str
         }
     }
 }
+
+/// StopServiceDeployment asked to roll back the service deployment carried by `ecs_id`; the ECS
+/// deployment `rollback_id` goes back to the revision of the completed one, `to`.
+pub fn rollback_requested(w: &mut World, ecs_id: &str, rollback_id: &str, to: &str, at: i64) {
+    let back_to = w.history.revision_of(to).map(String::from);
+    let Some(d) = w.history.carrying(ecs_id) else {
+        return;
+    };
+    let Some(revision) = back_to else {
+        return;
+    };
+    let reason = "Rollback requested by StopServiceDeployment.".to_string();
+    d.status = "ROLLBACK_IN_PROGRESS";
+    d.status_reason = Some(format!(
+        "{reason} Rolling back to service revision {revision}."
+    ));
+    d.updated_at = at;
+    if d.breaker_status == "MONITORING" {
+        d.breaker_status = "MONITORING_COMPLETE";
+    }
+    d.ecs_ids.push(rollback_id.to_string());
+    d.rollback = Some(RollbackInfo {
+        reason,
+        started_at: at,
+        revision,
+    });
+}

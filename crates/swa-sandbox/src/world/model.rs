@@ -399,6 +399,7 @@ const MUTATING: &[&str] = &[
     "RegisterTaskDefinition",
     "DeregisterTaskDefinition",
     "UpdateService",
+    "StopServiceDeployment",
     "CreateService",
     "DeleteService",
     "RunTask",

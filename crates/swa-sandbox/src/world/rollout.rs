@@ -226,6 +226,26 @@ impl World {
         history::failed(self, &failed_id, failures, Some((&id, &to_id)), at);
     }
 
+    /// StopServiceDeployment ROLLBACK of the service deployment carried by `ecs_id`: a new
+    /// PRIMARY deployment on the revision that last completed, as the circuit breaker's rollback
+    /// does, whatever the service's rollback setting.
+    pub fn roll_back_on_request(&mut self, ecs_id: &str, at: i64) {
+        self.advance();
+        let (to_id, to_td) = self.service.last_completed.clone();
+        let id = self.push_primary(
+            &to_td,
+            |_| format!("ECS deployment rollback requested: rolling back to deploymentId {to_id}."),
+            at,
+        );
+        self.service.steady_reported = false;
+        self.service_event_at(
+            at,
+            format!("(service {SERVICE}) (deployment {id}) rolling back to deployment {to_id}."),
+        );
+        self.event(at, "rollback-started", format!("{id} {to_td}"));
+        history::rollback_requested(self, ecs_id, &id, &to_id, at);
+    }
+
     /// Puts a new IN_PROGRESS deployment of `td_arn` first, as PRIMARY (the others become
     /// ACTIVE), with the rollout reason `reason` gives for its id; returns the id.
     fn push_primary(&mut self, td_arn: &str, reason: impl Fn(&str) -> String, at: i64) -> String {

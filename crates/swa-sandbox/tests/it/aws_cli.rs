@@ -466,6 +466,68 @@ fn awscli_reads_a_circuit_breaker_rollback_from_the_service_deployments() {
 /// build made the binary) in a directory of its own: the sandbox starts, awscli reads the
 /// service with nothing but what `sandbox.env` exports, the app answers, and the sandbox stops.
 #[test]
+fn awscli_stops_a_service_deployment_with_a_rollback() {
+    // Real time: the forced deployment is still in progress when it is stopped.
+    let sandbox = start("healthy", 1.0);
+    let update = [
+        &[
+            "ecs",
+            "update-service",
+            "--service",
+            "startupwebapp-service",
+            "--force-new-deployment",
+        ],
+        CLUSTER,
+    ]
+    .concat();
+    aws(&sandbox, &update);
+    let list = [
+        &[
+            "ecs",
+            "list-service-deployments",
+            "--service",
+            "startupwebapp-service",
+        ],
+        CLUSTER,
+    ]
+    .concat();
+    let listed = aws(&sandbox, &list);
+    let newest = listed["serviceDeployments"][0]["serviceDeploymentArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(listed["serviceDeployments"][0]["status"], "IN_PROGRESS");
+    let stopped = aws(
+        &sandbox,
+        &[
+            "ecs",
+            "stop-service-deployment",
+            "--service-deployment-arn",
+            &newest,
+            "--stop-type",
+            "ROLLBACK",
+        ],
+    );
+    assert_eq!(stopped["serviceDeploymentArn"], newest.as_str());
+    let described = aws(
+        &sandbox,
+        &[
+            "ecs",
+            "describe-service-deployments",
+            "--service-deployment-arns",
+            &newest,
+        ],
+    );
+    let d = &described["serviceDeployments"][0];
+    assert_eq!(d["status"], "ROLLBACK_IN_PROGRESS");
+    assert_eq!(
+        d["rollback"]["reason"],
+        "Rollback requested by StopServiceDeployment."
+    );
+    assert!(d["rollback"]["startedAt"].as_f64().unwrap() > 1.6e9);
+}
+
+#[test]
 fn the_readmes_first_example_runs_as_written() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();

@@ -377,3 +377,101 @@ async fn the_list_filters_pages_and_describe_reports_what_it_cannot_find() {
         "InvalidParameterException: maxResults must be an integer between 1 and 100."
     );
 }
+
+/// The error code of a failed call, as the SDK reports it.
+fn code<E: swa_aws::ecs::error::ProvideErrorMetadata>(
+    e: &swa_aws::ecs::error::SdkError<E, swa_aws::ecs::config::http::HttpResponse>,
+) -> String {
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .unwrap_or("(none)")
+        .to_string()
+}
+
+#[tokio::test]
+async fn stop_service_deployment_rolls_a_healthy_rollout_back_inside_it() {
+    use swa_aws::ecs::types::StopServiceDeploymentStopType as StopType;
+    let sandbox = start("healthy", 60.0);
+    let aws = aws(&sandbox).await;
+    let ecs = aws.ecs();
+    let arn = register_release_4(&ecs).await;
+    ecs.update_service()
+        .cluster(CLUSTER)
+        .service(SERVICE)
+        .task_definition(&arn)
+        .send()
+        .await
+        .unwrap();
+    let rolling = list(&ecs).await[0].0.clone();
+    let stopped = ecs
+        .stop_service_deployment()
+        .service_deployment_arn(&rolling)
+        .stop_type(StopType::Rollback)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stopped.service_deployment_arn(), Some(rolling.as_str()));
+    let d = describe(&ecs, &rolling).await;
+    assert_eq!(d.status().unwrap().as_str(), "ROLLBACK_IN_PROGRESS");
+    assert_eq!(
+        d.rollback().unwrap().reason(),
+        Some("Rollback requested by StopServiceDeployment.")
+    );
+    // Asking again while it rolls back is no error; the rollback goes on.
+    ecs.stop_service_deployment()
+        .service_deployment_arn(&rolling)
+        .send()
+        .await
+        .unwrap();
+    eventually(LIMIT, || {
+        let (ecs, rolling) = (ecs.clone(), rolling.clone());
+        async move {
+            let d = describe(&ecs, &rolling).await;
+            (d.status().unwrap().as_str() == "ROLLBACK_SUCCESSFUL").then_some(())
+        }
+    })
+    .await;
+    assert_eq!(
+        service(&ecs).await.task_definition(),
+        Some(format!("{TD}:3").as_str())
+    );
+    assert_eq!(list(&ecs).await.len(), 3, "no new service deployment");
+
+    // Over, it cannot be stopped; an unknown one is not found; ABORT is refused.
+    let over = ecs
+        .stop_service_deployment()
+        .service_deployment_arn(&rolling)
+        .send()
+        .await
+        .expect_err("over");
+    assert_eq!(code(&over), "ConflictException");
+    let unknown = ecs
+        .stop_service_deployment()
+        .service_deployment_arn(format!("{}nope", arn_prefix()))
+        .send()
+        .await
+        .expect_err("unknown");
+    assert_eq!(code(&unknown), "ServiceDeploymentNotFoundException");
+    let abort = ecs
+        .stop_service_deployment()
+        .service_deployment_arn(&rolling)
+        .stop_type(StopType::Abort)
+        .send()
+        .await
+        .expect_err("abort");
+    assert_eq!(code(&abort), "InvalidParameterException");
+    let mutating: Vec<String> = sandbox
+        .calls()
+        .iter()
+        .filter(|c| c.is_mutating())
+        .map(|c| c.operation.clone())
+        .collect();
+    assert_eq!(
+        mutating
+            .iter()
+            .filter(|o| *o == "StopServiceDeployment")
+            .count(),
+        5,
+        "each StopServiceDeployment counts as a change: {mutating:?}"
+    );
+}

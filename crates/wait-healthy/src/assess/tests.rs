@@ -28,6 +28,7 @@ fn settings(until: Until) -> Checked {
         poll_interval: Duration::from_secs(2),
         unreachable_timeout: Duration::from_secs(60),
         calls_per_minute: 36.0,
+        rollback_on_cancel: false,
     }
 }
 

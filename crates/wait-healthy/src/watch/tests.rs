@@ -324,6 +324,7 @@ impl Fixture {
             poll_interval: Duration::from_millis(5),
             unreachable_timeout: Duration::from_secs(60),
             calls_per_minute: 1e9,
+            rollback_on_cancel: false,
         };
         let (gha, log): (Gha, Capture) = Gha::capture(env);
         let mut watch = Watch::new(clients, settings, gha).expect("watch");

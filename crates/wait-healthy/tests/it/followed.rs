@@ -94,3 +94,49 @@ fn a_stage_of_a_rolling_service_is_refused_without_a_change() {
         "nothing changed"
     );
 }
+
+#[test]
+fn a_cancelled_job_asks_ecs_to_roll_back_with_rollback_on_cancel() {
+    let sandbox = sandbox("slow-start");
+    let id = start_rollout(&sandbox);
+    let running = step(
+        &sandbox,
+        &[
+            ("deployment-id", &id),
+            ("timeout", "5m"),
+            ("rollback-on-cancel", "true"),
+        ],
+    )
+    .spawn();
+    // Wait until it follows the service deployment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !sandbox
+        .calls()
+        .iter()
+        .any(|c| c.operation == "DescribeServiceRevisions")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    running.terminate();
+    let run = with_stderr(running.finish(std::time::Duration::from_secs(300)));
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_eq!(run.outputs["result"], "failed");
+    snapshots(
+        || insta::assert_snapshot!(run.errors().join("\n"), @"::error title=Deployment failed::the wait was cancelled (SIGTERM); ECS was asked to roll service deployment arn:aws:ecs:us-east-1:123456789012:service-deployment/startupwebapp-cluster/startupwebapp-service/lExqTnY-u3DG6NX_GRkoe back (StopServiceDeployment ROLLBACK)"),
+    );
+    let stops = sandbox
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "StopServiceDeployment")
+        .count();
+    assert_eq!(stops, 1, "one StopServiceDeployment");
+    let newest = newest_service_deployment(&sandbox);
+    assert!(
+        newest["status"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("ROLLBACK_"),
+        "{newest}"
+    );
+}
