@@ -69,6 +69,7 @@ pub const OUTPUTS: &[&str] = &[
     "task-definition-arn",
     "previous-task-definition-arn",
     "deployment-id",
+    "service-deployment-arn",
     "image",
 ];
 
@@ -115,6 +116,7 @@ async fn deploy(
     } = outcome;
 
     let mut deployment_id = primary_deployment(&service).unwrap_or_default();
+    let mut service_deployment = String::new();
     let deploy = changed || args.force_new_deployment;
     if args.dry_run {
         gha.notice(if deploy {
@@ -162,6 +164,10 @@ async fn deploy(
         for warning in concurrent_updates(&service, updated.service(), &target_arn) {
             gha.warning(warning);
         }
+        if let Some(created) = updated.service().and_then(primary_created_at) {
+            service_deployment =
+                find_service_deployment(ecs, args, gha, &target_arn, created).await;
+        }
     } else {
         gha.notice(format!(
             "{} already runs this task definition ({}); nothing was registered or deployed",
@@ -173,6 +179,7 @@ async fn deploy(
     gha.set_output("task-definition-arn", &target_arn)?;
     gha.set_output("previous-task-definition-arn", &current_arn)?;
     gha.set_output("deployment-id", &deployment_id)?;
+    gha.set_output("service-deployment-arn", &service_deployment)?;
     gha.set_output("image", &image)?;
 
     let summary = Report {
@@ -195,6 +202,43 @@ pub(crate) struct Outcome {
     pub image: String,
     pub changed: bool,
     pub diff: String,
+}
+
+/// The service deployment that carries the update: ECS's record of the rollout, which
+/// wait-healthy follows. The service is updated already: a failed read is a warning, never a
+/// failure.
+async fn find_service_deployment(
+    ecs: &ecs::Client,
+    args: &Args,
+    gha: &Gha,
+    target_arn: &str,
+    created: aws_smithy_types::DateTime,
+) -> String {
+    // A minute's leeway for the two clocks.
+    let since = aws_smithy_types::DateTime::from_secs(created.secs() - 60);
+    match swa_ecs::service_deployment_to(ecs, &args.cluster, &args.service, target_arn, since).await
+    {
+        Ok(Some(arn)) => {
+            gha.info(format!("Service deployment {}", Foreign(&arn)));
+            arn
+        }
+        Ok(None) => String::new(),
+        Err(e) => {
+            gha.warning(format!(
+                "The service is updated, but its service deployment cannot be read (the role needs ecs:ListServiceDeployments and ecs:DescribeServiceRevisions): {}",
+                Foreign(&e.to_string())
+            ));
+            String::new()
+        }
+    }
+}
+
+fn primary_created_at(service: &ecs::types::Service) -> Option<aws_smithy_types::DateTime> {
+    service
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .and_then(|d| d.created_at().copied())
 }
 
 fn primary_deployment(service: &ecs::types::Service) -> Option<String> {

@@ -432,3 +432,44 @@ fn revisions_parse() {
         assert!(RevisionSpec::parse(bad).is_err(), "{bad}");
     }
 }
+
+/// The service is updated before its service deployment is looked up: a role that may not read
+/// the history gets a warning and an empty `service-deployment-arn`, never a failure.
+#[tokio::test]
+async fn a_history_that_cannot_be_read_leaves_the_update_done_and_says_so() {
+    let mut world = World::new();
+    world.ecs[5] = mock!(ecs::Client::update_service).then_compute_output(|r| {
+        UpdateServiceOutput::builder()
+            .service(
+                Service::builder()
+                    .deployments(
+                        Deployment::builder()
+                            .id("ecs-svc/4")
+                            .status("PRIMARY")
+                            .task_definition(r.task_definition().unwrap_or_default())
+                            .created_at(aws_smithy_types::DateTime::from_secs(1_000))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    world.ecs[3] = mock!(ecs::Client::list_service_deployments).then_error(|| {
+        ecs::operation::list_service_deployments::ListServiceDeploymentsError::AccessDeniedException(
+            ecs::types::error::AccessDeniedException::builder()
+                .message("not authorized to perform: ecs:ListServiceDeployments")
+                .build(),
+        )
+    });
+    let (result, log) = world.run(&[("image", &format!("{REPO}:release-4"))]).await;
+    assert!(result.is_ok(), "{result:?}\n{log}");
+    assert_eq!(world.update().num_calls(), 1);
+    let said: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("::warning") || l.contains("service-deployment-arn"))
+        .collect();
+    insta::assert_snapshot!(said.join("\n"), @r#"
+        ::warning::The service is updated, but its service deployment cannot be read (the role needs ecs:ListServiceDeployments and ecs:DescribeServiceRevisions): ListServiceDeployments for service startupwebapp-service failed: AccessDeniedException: not authorized to perform: ecs:ListServiceDeployments
+        output service-deployment-arn=
+        "#);
+}
