@@ -24,6 +24,7 @@ mod image;
 mod logs;
 pub mod redact;
 mod service;
+mod service_deployment;
 mod stopped;
 mod taskdef;
 
@@ -39,6 +40,7 @@ pub use service::{
     active_service, check_name, describe_service, describe_services_error,
     describe_task_definition, revision_label,
 };
+pub use service_deployment::{Paused, STAGES, ServiceDeploymentState, stage_rank};
 pub use stopped::{ContainerExit, StoppedTask, task_ip};
 pub use taskdef::{
     Change, ContainerChoiceError, READ_ONLY_FIELDS, REGISTRABLE_FIELDS, Registration, RenderError,
