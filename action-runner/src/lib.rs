@@ -49,6 +49,7 @@ actions! {
     "smoke-test" => smoke_test,
     "sync-frontend" => sync_frontend,
     "record-deployment" => record_deployment,
+    "control-deployment" => control_deployment,
 }
 
 /// Finds an action by name.

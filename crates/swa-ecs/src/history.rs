@@ -173,6 +173,68 @@ pub async fn service_deployment_to(
         .map(str::to_string))
 }
 
+/// The newest service deployment of `service` still in flight (pending, in progress, stopping
+/// or rolling back), if any: one ListServiceDeployments.
+pub async fn in_flight_service_deployment(
+    ecs: &ecs::Client,
+    cluster: &str,
+    service: &str,
+) -> Result<Option<String>, HistoryError> {
+    use ServiceDeploymentStatus as S;
+    let page = ecs
+        .list_service_deployments()
+        .cluster(cluster)
+        .service(service)
+        .set_status(Some(vec![
+            S::Pending,
+            S::InProgress,
+            S::StopRequested,
+            S::RollbackRequested,
+            S::RollbackInProgress,
+        ]))
+        .max_results(REVISIONS_PER_CALL as i32)
+        .send()
+        .await
+        .map_err(|e| HistoryError::List {
+            service: service.to_string(),
+            reason: swa_aws::error_text(&e),
+        })?;
+    Ok(page
+        .service_deployments()
+        .iter()
+        .max_by_key(|b| b.created_at().map(|t| (t.secs(), t.subsec_nanos())))
+        .and_then(|b| b.service_deployment_arn())
+        .map(str::to_string))
+}
+
+/// One DescribeServiceDeployments of `arn`: what it says now, or why there is no answer.
+pub async fn describe_service_deployment(
+    ecs: &ecs::Client,
+    arn: &str,
+) -> Result<crate::ServiceDeploymentState, String> {
+    let out = ecs
+        .describe_service_deployments()
+        .service_deployment_arns(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "DescribeServiceDeployments failed: {}",
+                swa_aws::error_text(&e)
+            )
+        })?;
+    match out.service_deployments().first() {
+        Some(sd) => Ok(crate::ServiceDeploymentState::from_sdk(sd)),
+        None => Err(match out.failures().first() {
+            Some(f) => format!(
+                "DescribeServiceDeployments found no {arn}: {}",
+                f.reason().unwrap_or("no reason given")
+            ),
+            None => format!("DescribeServiceDeployments found no {arn}"),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

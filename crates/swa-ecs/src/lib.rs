@@ -30,7 +30,8 @@ mod taskdef;
 
 pub use error::{EcsError, EcsFault};
 pub use history::{
-    DeployedRevision, HistoryError, last_successful_other_than, service_deployment_to,
+    DeployedRevision, HistoryError, describe_service_deployment, in_flight_service_deployment,
+    last_successful_other_than, service_deployment_to,
 };
 pub use image::{DigestError, EcrRepo, ImageRef, pin_image, resolve_digest};
 pub use logs::{
@@ -40,7 +41,9 @@ pub use service::{
     active_service, check_name, describe_service, describe_services_error,
     describe_task_definition, revision_label,
 };
-pub use service_deployment::{Paused, STAGES, ServiceDeploymentState, stage_rank};
+pub use service_deployment::{
+    Paused, STAGES, ServiceDeploymentState, check_service_deployment_arn, stage_rank,
+};
 pub use stopped::{ContainerExit, StoppedTask, task_ip};
 pub use taskdef::{
     Change, ContainerChoiceError, READ_ONLY_FIELDS, REGISTRABLE_FIELDS, Registration, RenderError,

@@ -8,7 +8,7 @@ use aws_sdk_ecs::types::{
     ServiceDeploymentRollbackMonitorsStatus as Monitor,
 };
 use aws_smithy_types::date_time::Format;
-use swa_gha::Foreign;
+use swa_gha::{ActionError, Foreign};
 
 /// The lifecycle stages, in the order a deployment goes through them.
 pub const STAGES: [&str; 10] = [
@@ -73,6 +73,11 @@ pub struct ServiceDeploymentState {
     /// Why it rolls back or stopped, in ECS's terms: the circuit breaker with its counts, the
     /// alarms that fired, a hook that failed, else the reason ECS gives.
     pub cause: Option<String>,
+    /// The service revisions it goes from, and the one it goes to.
+    pub source_revisions: Vec<String>,
+    pub target_revision: Option<String>,
+    /// The revision a rollback goes back to, once there is one.
+    pub rollback_revision: Option<String>,
 }
 
 impl ServiceDeploymentState {
@@ -100,6 +105,17 @@ impl ServiceDeploymentState {
             production_weight: target.and_then(|t| t.requested_production_traffic_weight()),
             test_weight: target.and_then(|t| t.requested_test_traffic_weight()),
             cause: cause(sd),
+            source_revisions: sd
+                .source_service_revisions()
+                .iter()
+                .filter_map(|r| r.arn())
+                .map(str::to_string)
+                .collect(),
+            target_revision: target.and_then(|t| t.arn()).map(str::to_string),
+            rollback_revision: sd
+                .rollback()
+                .and_then(|r| r.service_revision_arn())
+                .map(str::to_string),
         }
     }
 
@@ -174,6 +190,37 @@ fn cause(sd: &ServiceDeployment) -> Option<String> {
         causes.push(Foreign(said).to_string());
     }
     Some(causes.join("; "))
+}
+
+/// The input `input` names a service deployment by ARN, else a named input error (exit 2).
+pub fn check_service_deployment_arn(input: &'static str, value: &str) -> Result<(), ActionError> {
+    if is_service_deployment_arn(value) {
+        return Ok(());
+    }
+    Err(ActionError::input(
+        input,
+        format!(
+            "is `{value}`; a service deployment ARN looks like arn:aws:ecs:us-east-1:123456789012:service-deployment/CLUSTER/SERVICE/ID"
+        ),
+    ))
+}
+
+/// `arn:PARTITION:ecs:REGION:ACCOUNT:service-deployment/CLUSTER/SERVICE/ID`.
+fn is_service_deployment_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let path: Vec<&str> = resource.split('/').collect();
+    prefix == "arn"
+        && partition.starts_with("aws")
+        && service == "ecs"
+        && !region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && path.len() == 4
+        && path[0] == "service-deployment"
+        && path[1..].iter().all(|p| !p.is_empty())
 }
 
 fn plural(n: usize) -> &'static str {

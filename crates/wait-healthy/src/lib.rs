@@ -172,15 +172,8 @@ pub fn settings(args: &Args) -> Result<Checked, ActionError> {
             format!("is `{id}`; an ECS deployment id looks like ecs-svc/1234567890123456789"),
         ));
     }
-    if let Some(arn) = &args.service_deployment_arn
-        && !is_service_deployment_arn(arn)
-    {
-        return Err(ActionError::input(
-            "service-deployment-arn",
-            format!(
-                "is `{arn}`; a service deployment ARN looks like arn:aws:ecs:us-east-1:123456789012:service-deployment/CLUSTER/SERVICE/ID"
-            ),
-        ));
+    if let Some(arn) = &args.service_deployment_arn {
+        swa_ecs::check_service_deployment_arn("service-deployment-arn", arn)?;
     }
     Ok(Checked {
         cluster: args.cluster.clone(),
@@ -198,24 +191,6 @@ pub fn settings(args: &Args) -> Result<Checked, ActionError> {
         rollback_on_cancel: args.rollback_on_cancel,
         calls_per_minute: ECS_CALLS_PER_MINUTE,
     })
-}
-
-/// `arn:PARTITION:ecs:REGION:ACCOUNT:service-deployment/CLUSTER/SERVICE/ID`.
-fn is_service_deployment_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts[..] else {
-        return false;
-    };
-    let path: Vec<&str> = resource.split('/').collect();
-    prefix == "arn"
-        && partition.starts_with("aws")
-        && service == "ecs"
-        && !region.is_empty()
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && path.len() == 4
-        && path[0] == "service-deployment"
-        && path[1..].iter().all(|p| !p.is_empty())
 }
 
 pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {

@@ -120,24 +120,7 @@ impl Observer {
     /// One DescribeServiceDeployments of `arn`: what it says now, or why there is no answer.
     pub async fn describe_service_deployment(&mut self, arn: &str) -> Result<Followed, String> {
         self.pacer.spent(1);
-        let out = self
-            .clients
-            .ecs
-            .describe_service_deployments()
-            .service_deployment_arns(arn)
-            .send()
-            .await
-            .map_err(|e| format!("DescribeServiceDeployments failed: {}", error_text(&e)))?;
-        match out.service_deployments().first() {
-            Some(sd) => Ok(Followed::from_sdk(sd)),
-            None => Err(match out.failures().first() {
-                Some(f) => format!(
-                    "DescribeServiceDeployments found no {arn}: {}",
-                    f.reason().unwrap_or("no reason given")
-                ),
-                None => format!("DescribeServiceDeployments found no {arn}"),
-            }),
-        }
+        swa_ecs::describe_service_deployment(&self.clients.ecs, arn).await
     }
 
     /// StopServiceDeployment ROLLBACK of `arn`.
