@@ -74,27 +74,7 @@ pub async fn last_successful_other_than(
         )
     });
     for chunk in briefs.chunks(REVISIONS_PER_CALL) {
-        let arns: Vec<String> = chunk
-            .iter()
-            .filter_map(|b| b.target_service_revision_arn())
-            .map(str::to_string)
-            .collect();
-        if arns.is_empty() {
-            continue;
-        }
-        let out = ecs
-            .describe_service_revisions()
-            .set_service_revision_arns(Some(arns))
-            .send()
-            .await
-            .map_err(|e| HistoryError::Revisions {
-                reason: swa_aws::error_text(&e),
-            })?;
-        let task_definitions: BTreeMap<&str, &str> = out
-            .service_revisions()
-            .iter()
-            .filter_map(|r| Some((r.service_revision_arn()?, r.task_definition()?)))
-            .collect();
+        let task_definitions = targets_task_definitions(ecs, chunk.iter()).await?;
         for brief in chunk {
             let Some(revision) = brief.target_service_revision_arn() else {
                 continue;
@@ -102,7 +82,7 @@ pub async fn last_successful_other_than(
             let Some(task_definition) = task_definitions.get(revision) else {
                 continue;
             };
-            if *task_definition != current {
+            if task_definition != current {
                 return Ok(Some(DeployedRevision {
                     service_deployment_arn: brief
                         .service_deployment_arn()
@@ -115,6 +95,39 @@ pub async fn last_successful_other_than(
         }
     }
     Ok(None)
+}
+
+/// The task definition of each deployment's target revision (at most 20 deployments): one
+/// DescribeServiceRevisions, none when no deployment names a target.
+async fn targets_task_definitions<'a>(
+    ecs: &ecs::Client,
+    briefs: impl Iterator<Item = &'a ServiceDeploymentBrief>,
+) -> Result<BTreeMap<String, String>, HistoryError> {
+    let arns: Vec<String> = briefs
+        .filter_map(|b| b.target_service_revision_arn())
+        .map(str::to_string)
+        .collect();
+    if arns.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let out = ecs
+        .describe_service_revisions()
+        .set_service_revision_arns(Some(arns))
+        .send()
+        .await
+        .map_err(|e| HistoryError::Revisions {
+            reason: swa_aws::error_text(&e),
+        })?;
+    Ok(out
+        .service_revisions()
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.service_revision_arn()?.to_string(),
+                r.task_definition()?.to_string(),
+            ))
+        })
+        .collect())
 }
 
 /// The newest service deployment of `service` created at `since` or later whose target
@@ -141,33 +154,13 @@ pub async fn service_deployment_to(
         })?;
     let mut briefs: Vec<&ServiceDeploymentBrief> = page.service_deployments().iter().collect();
     briefs.sort_by_key(|b| std::cmp::Reverse(b.created_at().map(|t| (t.secs(), t.subsec_nanos()))));
-    let arns: Vec<String> = briefs
-        .iter()
-        .filter_map(|b| b.target_service_revision_arn())
-        .map(str::to_string)
-        .collect();
-    if arns.is_empty() {
-        return Ok(None);
-    }
-    let out = ecs
-        .describe_service_revisions()
-        .set_service_revision_arns(Some(arns))
-        .send()
-        .await
-        .map_err(|e| HistoryError::Revisions {
-            reason: swa_aws::error_text(&e),
-        })?;
-    let runs_it: Vec<&str> = out
-        .service_revisions()
-        .iter()
-        .filter(|r| r.task_definition() == Some(task_definition))
-        .filter_map(|r| r.service_revision_arn())
-        .collect();
+    let task_definitions = targets_task_definitions(ecs, briefs.iter().copied()).await?;
     Ok(briefs
         .iter()
         .find(|b| {
             b.target_service_revision_arn()
-                .is_some_and(|r| runs_it.contains(&r))
+                .and_then(|r| task_definitions.get(r))
+                .is_some_and(|td| td == task_definition)
         })
         .and_then(|b| b.service_deployment_arn())
         .map(str::to_string))

@@ -73,6 +73,27 @@ fn stopped(watched: &Watched, followed: &Followed) -> Outcome {
     )
 }
 
+/// The followed service deployment rolls back or stopped: the decision (the stopped tasks are
+/// listed first, for the report).
+fn ended(
+    observed: &Observed,
+    watched: &Watched,
+    followed: &Followed,
+    progress: &Progress,
+) -> Option<Assessment> {
+    let progress = progress.clone();
+    if followed.rolling_back() {
+        if !observed.stopped_listed {
+            return Some(Assessment::look(progress, Look::StoppedTasks));
+        }
+        return Some(Assessment::over(progress, rolled_back(watched, followed)));
+    }
+    if followed.stopped() {
+        return Some(Assessment::over(progress, stopped(watched, followed)));
+    }
+    None
+}
+
 /// The wait for a lifecycle stage, once the service's deployments show no failure: the service
 /// deployment reached it (and may wait at a hook there), rolled back, stopped, or is on its way.
 pub(super) fn stage(
@@ -96,14 +117,8 @@ pub(super) fn stage(
             },
         };
     };
-    if followed.rolling_back() {
-        if !observed.stopped_listed {
-            return Assessment::look(progress, Look::StoppedTasks);
-        }
-        return Assessment::over(progress, rolled_back(watched, followed));
-    }
-    if followed.stopped() {
-        return Assessment::over(progress, stopped(watched, followed));
+    if let Some(decided) = ended(observed, watched, followed, &progress) {
+        return decided;
     }
     if reached(followed, until) {
         let outcome = match &followed.paused {
@@ -234,14 +249,8 @@ pub(super) fn weigh(
                     },
                 };
             };
-            if followed.rolling_back() {
-                if !observed.stopped_listed {
-                    return Assessment::look(progress, Look::StoppedTasks);
-                }
-                return Assessment::over(progress, rolled_back(watched, followed));
-            }
-            if followed.stopped() {
-                return Assessment::over(progress, stopped(watched, followed));
+            if let Some(decided) = ended(observed, watched, followed, &progress) {
+                return decided;
             }
             if complete && !followed.successful() {
                 missing.push(format!("service deployment {}", followed.state()));
