@@ -125,6 +125,8 @@ pub struct Watch {
     /// The followed service deployment as last described, and the last error describing it.
     followed: Option<Followed>,
     followed_error: Option<String>,
+    /// The history was searched for the service deployment (once at most).
+    searched: bool,
     missing: Vec<String>,
     /// The new tasks' targets last seen unhealthy, with the load balancer's reasons.
     unhealthy_targets: Vec<UnhealthyTarget>,
@@ -163,6 +165,7 @@ impl Watch {
             phases: Vec::new(),
             followed: None,
             followed_error: None,
+            searched: false,
             missing: vec!["the service has not been described yet".into()],
             unhealthy_targets: Vec::new(),
             close: false,
@@ -206,10 +209,10 @@ impl Watch {
         if !self.settings.rollback_on_cancel {
             return Outcome::cancelled(signal);
         }
-        let arn = self
-            .watched
-            .as_ref()
-            .and_then(|w| w.service_deployment.clone());
+        let arn = match self.watched.clone() {
+            Some(watched) => self.search(&watched).await,
+            None => None,
+        };
         let said = match arn {
             None => "no service deployment was found to roll back; the deployment goes on without being watched".to_string(),
             Some(arn) => match self.observer.stop_service_deployment(&arn).await {
@@ -275,6 +278,35 @@ impl Watch {
             self.shown_events.push(event);
         }
         Ok(self.decide(&service, &watched, followed_read).await)
+    }
+
+    /// The service deployment that carries the watched deployment: the one known already
+    /// (`service-deployment-arn`'s), else found in the history (once, and said).
+    async fn search(&mut self, watched: &Watched) -> Option<String> {
+        if let Some(arn) = &watched.service_deployment {
+            return Some(arn.clone());
+        }
+        if self.searched {
+            return None;
+        }
+        self.searched = true;
+        match self.observer.find_service_deployment(watched).await {
+            Ok(Some(arn)) => {
+                self.report.following(&arn, &watched.strategy);
+                if let Some(w) = self.watched.as_mut() {
+                    w.service_deployment = Some(arn.clone());
+                }
+                Some(arn)
+            }
+            Ok(None) => {
+                self.report.not_following(watched);
+                None
+            }
+            Err(error) => {
+                self.report.follow_failed(&error);
+                None
+            }
+        }
     }
 
     /// The service deployment is read on every poll when it alone can say the wait is over (a
@@ -363,15 +395,12 @@ impl Watch {
             ));
         }
         self.report.watching(&watched, &self.settings);
-        if watched.service_deployment.is_none() {
-            match self.observer.find_service_deployment(&watched).await {
-                Ok(found) => watched.service_deployment = found,
-                Err(error) => self.report.follow_failed(&error),
-            }
-        }
-        match &watched.service_deployment {
-            Some(arn) => self.report.following(arn, &watched.strategy),
-            None if until.is_stage() => {
+        // Found now when every poll reads it; otherwise only when a verdict needs its cause.
+        if let Some(arn) = &watched.service_deployment {
+            self.report.following(arn, &watched.strategy);
+        } else if self.follows_every_poll(&watched) {
+            watched.service_deployment = self.search(&watched).await;
+            if watched.service_deployment.is_none() && until.is_stage() {
                 return Err(ActionError::failed(format!(
                     "no service deployment carries deployment {} ({}): the stage `{}` is the service deployment's to tell",
                     watched.id,
@@ -379,7 +408,6 @@ impl Watch {
                     until.as_str()
                 )));
             }
-            None => self.report.not_following(&watched),
         }
         self.watched = Some(watched.clone());
         self.definition = self.describe_definition(&watched.revision).await;
@@ -429,8 +457,16 @@ impl Watch {
                     targets = Some(read);
                 }
                 Next::Look(Look::ServiceDeployment) => {
-                    if let Some(arn) = &watched.service_deployment {
-                        self.read_followed(arn).await;
+                    let known = self
+                        .watched
+                        .as_ref()
+                        .and_then(|w| w.service_deployment.clone());
+                    let arn = match known {
+                        Some(arn) => Some(arn),
+                        None => self.search(watched).await,
+                    };
+                    if let Some(arn) = arn {
+                        self.read_followed(&arn).await;
                     }
                     followed_read = true;
                 }

@@ -172,9 +172,6 @@ pub(super) fn weigh(
     watched: &Watched,
     settings: &Checked,
 ) -> Assessment {
-    if watched.service_deployment.is_none() {
-        return assessment;
-    }
     let Assessment {
         progress,
         reached,

@@ -83,8 +83,9 @@ fn observed<'a>(service: &'a Service) -> Observed<'a> {
         stopped_listed: false,
         targets: None,
         probe: None,
+        // Consulted, and there is none: the decision from the service's deployments alone.
         followed: None,
-        followed_read: false,
+        followed_read: true,
     }
 }
 

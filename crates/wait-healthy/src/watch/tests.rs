@@ -376,7 +376,6 @@ async fn a_rollout_that_completes_and_drains_is_healthy() {
     assert!(result.is_ok(), "{result:?}\n{log}");
     snapshots().bind(|| insta::assert_snapshot!(log, @r#"
         Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
-        No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
         event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
         [[DURATION]] new tasks running
         [[DURATION]] targets healthy
@@ -396,12 +395,12 @@ async fn a_rollout_that_completes_and_drains_is_healthy() {
         output hook-id=
         output expires-at=
         output hook-timeout-action=
-        9 ECS calls in [DURATION] ([RATE] a minute)
+        7 ECS calls in [DURATION] ([RATE] a minute)
         ::notice::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is healthy: 2/2 tasks running, targets healthy, older deployments gone after [DURATION]
         "#));
     // 4 polls, the task definition once, the running tasks once (list + describe).
     assert_eq!(fixture.ecs[0].num_calls(), 4);
-    assert_eq!(calls, 9, "{log}");
+    assert_eq!(calls, 7, "{log}");
     assert_eq!(fixture.ecs[4].num_calls(), 1);
 }
 
@@ -428,7 +427,6 @@ async fn serving_does_not_wait_for_the_old_tasks_to_drain() {
     assert!(result.is_ok(), "{result:?}\n{log}");
     snapshots().bind(|| insta::assert_snapshot!(log, @r#"
         Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until serving
-        No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
         event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
         [[DURATION]] new tasks running
         [[DURATION]] targets healthy
@@ -446,7 +444,7 @@ async fn serving_does_not_wait_for_the_old_tasks_to_drain() {
         output hook-id=
         output expires-at=
         output hook-timeout-action=
-        7 ECS calls in [DURATION] ([RATE] a minute)
+        5 ECS calls in [DURATION] ([RATE] a minute)
         ::notice::deployment ecs-svc/[ID] (startupwebapp-service-task:4) is healthy: 2/2 tasks running, targets healthy after [DURATION]
         "#));
     assert_eq!(fixture.ecs[0].num_calls(), 2);
@@ -502,11 +500,11 @@ async fn a_circuit_breaker_rollback_is_reported_with_the_stopped_tasks_and_logs(
         insta::assert_snapshot!(err.to_string(), @"deployment ecs-svc/[ID] (startupwebapp-service-task:4) is no longer PRIMARY: the service rolled back to startupwebapp-service-task:3: ECS deployment circuit breaker: tasks failed to start. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
         insta::assert_snapshot!(log, @r#"
             Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
-            No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
             event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
             ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             ::warning::task bad2 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             ::warning::task bad3 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
             ::group::Stopped task bad1
             task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             Last 1 log lines of startupwebapp (/ecs/startupwebapp-service ecs/startupwebapp/bad1):
@@ -558,11 +556,11 @@ async fn rollout_failed_is_reported_at_once() {
         insta::assert_snapshot!(text, @"deployment ecs-svc/[ID] (startupwebapp-service-task:4) failed and ECS is rolling back to startupwebapp-service-task:3: ECS deployment circuit breaker: tasks failed to start. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
         insta::assert_snapshot!(log, @r#"
             Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
-            No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
             event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
             ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             ::warning::task bad2 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             ::warning::task bad3 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
             ::group::Stopped task bad1
             task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             Last 1 log lines of startupwebapp (/ecs/startupwebapp-service ecs/startupwebapp/bad1):
@@ -615,11 +613,11 @@ async fn max_failed_tasks_fails_without_waiting_for_the_circuit_breaker() {
         insta::assert_snapshot!(text, @"3 tasks of deployment ecs-svc/[ID] (startupwebapp-service-task:4) stopped (max-failed-tasks is 3); last: task bad3 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
         insta::assert_snapshot!(log, @r#"
             Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
-            No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
             event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
             ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             ::warning::task bad2 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             ::warning::task bad3 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
+            No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
             ::group::Stopped task bad1
             task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1
             Last 1 log lines of startupwebapp (/ecs/startupwebapp-service ecs/startupwebapp/bad1):
@@ -685,7 +683,6 @@ async fn unhealthy_targets_time_out_naming_the_target_and_reason() {
         insta::assert_snapshot!(text, @"deployment ecs-svc/[ID] was not healthy after [DURATION]: target 10.0.1.2:8000 unhealthy: Target.ResponseCodeMismatch; rollout IN_PROGRESS; 1 older deployment still running 2 tasks. First failed task bad1: stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1; the log of startupwebapp ends: ImportError: No module named 'startupwebapp.settings_prod'");
         insta::assert_snapshot!(log, @r#"
             Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until steady
-            No service deployment carries deployment ecs-svc/[ID]: the wait follows the service's deployments alone
             event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
             [[DURATION]] new tasks running
             ::warning::task bad1 stopped (EssentialContainerExited: Essential container in task exited); startupwebapp exited 1

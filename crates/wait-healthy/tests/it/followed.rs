@@ -108,12 +108,15 @@ fn a_cancelled_job_asks_ecs_to_roll_back_with_rollback_on_cancel() {
         ],
     )
     .spawn();
-    // Wait until it follows the service deployment.
+    // Wait until it has seen the deployment: it reads the task definition next (the rollout
+    // read it once before).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !sandbox
+    while sandbox
         .calls()
         .iter()
-        .any(|c| c.operation == "DescribeServiceRevisions")
+        .filter(|c| c.operation == "DescribeTaskDefinition")
+        .count()
+        < 2
         && std::time::Instant::now() < deadline
     {
         std::thread::sleep(std::time::Duration::from_millis(50));
