@@ -33,20 +33,26 @@ pub fn operation(method: &str, path: &str) -> String {
 
 pub fn handle(
     w: &mut World,
+    listener: Listener,
     method: &str,
     path: &str,
     content_type: &str,
     cookie: Option<&str>,
     body: &[u8],
 ) -> Reply {
-    match (method, path.trim_end_matches('/')) {
-        ("GET" | "HEAD", "/health") => health(w),
+    let served = w.served(listener);
+    let path = path.trim_end_matches('/');
+    if w.scenario.test_fails && served.new && path != "/health" {
+        return Reply::json(500, &json!({"error": "Server Error (500)"}));
+    }
+    match (method, path) {
+        ("GET" | "HEAD", "/health") => health(w, &served),
         ("GET" | "HEAD", "" | "/index.html") => Reply::new(200, "text/html; charset=utf-8", INDEX),
         ("GET" | "HEAD", VERSIONED_ASSET) => {
             Reply::new(200, "application/javascript", "/*! jQuery v3.7.1 */\n")
                 .header("cache-control", "public, max-age=31536000, immutable")
         }
-        ("POST", "/user/login") => login(w, content_type, body),
+        ("POST", "/user/login") => login(w, &served, content_type, body),
         ("GET" | "HEAD", "/user/orders") => orders(w, cookie),
         ("GET" | "HEAD", "/order/stripe-publishable-key") => Reply::json(
             200,
@@ -66,8 +72,13 @@ pub fn handle(
     }
 }
 
-fn health(w: &World) -> Reply {
-    let serving: Vec<&Task> = w.tasks.iter().filter(|t| t.healthy_target()).collect();
+fn health(w: &World, served: &Served) -> Reply {
+    let serving: Vec<&Task> = w
+        .tasks
+        .iter()
+        .filter(|t| t.healthy_target())
+        .filter(|t| served.shifted_to.as_ref().is_none_or(|td| &t.td_arn == td))
+        .collect();
     let version = serving
         .iter()
         .max_by_key(|t| t.created_at)
@@ -83,7 +94,7 @@ fn health(w: &World) -> Reply {
             &json!({"status": "unhealthy", "database": "unknown", "error": "no healthy targets behind the load balancer"}),
         );
     }
-    if w.deployed_revision_broken() {
+    if served.broken {
         return Reply::json(
             503,
             &json!({"status": "unhealthy", "database": "ok", "error": "the deployed revision is failing"}),
@@ -93,12 +104,11 @@ fn health(w: &World) -> Reply {
     let databases: serde_json::Map<String, Value> = DATABASES
         .iter()
         .map(|name| {
-            let state =
-                if *name == "analytics" && w.scenario.database_down && w.serving_new_revision() {
-                    "error: could not connect to server: Connection refused"
-                } else {
-                    "ok"
-                };
+            let state = if *name == "analytics" && w.scenario.database_down && served.new {
+                "error: could not connect to server: Connection refused"
+            } else {
+                "ok"
+            };
             (name.to_string(), Value::from(state))
         })
         .collect();
@@ -139,8 +149,8 @@ fn orders(w: &World, cookie: Option<&str>) -> Reply {
     )
 }
 
-fn login(w: &mut World, content_type: &str, body: &[u8]) -> Reply {
-    if w.scenario.login_broken && w.serving_new_revision() {
+fn login(w: &mut World, served: &Served, content_type: &str, body: &[u8]) -> Reply {
+    if w.scenario.login_broken && served.new {
         return Reply::json(500, &json!({"error": "Server Error (500)"}));
     }
     let fields: BTreeMap<String, String> = if content_type.starts_with("application/json") {

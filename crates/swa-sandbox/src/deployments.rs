@@ -8,7 +8,9 @@ use crate::api::ApiError;
 use crate::ecs::{check_cluster, invalid, is_our_service, str_field};
 use crate::world::*;
 
-fn summary(w: &World, revision: &str) -> Value {
+/// A revision's tasks, and its share of production and test traffic when the deployment shifts
+/// traffic.
+fn summary(w: &World, revision: &str, weights: Option<(f64, f64)>) -> Value {
     let ecs_ids: Vec<&str> = w
         .service
         .deployments
@@ -39,7 +41,62 @@ fn summary(w: &World, revision: &str) -> Value {
             _ => {}
         }
     }
-    json!({"arn": revision, "requestedTaskCount": requested, "runningTaskCount": running, "pendingTaskCount": pending})
+    let mut v = json!({"arn": revision, "requestedTaskCount": requested, "runningTaskCount": running, "pendingTaskCount": pending});
+    if let Some((production, test)) = weights {
+        v["requestedProductionTrafficWeight"] = json!(production);
+        v["requestedTestTrafficWeight"] = json!(test);
+    }
+    v
+}
+
+/// The deployment configuration a service deployment started with, as ECS shows it.
+pub fn configuration_json(
+    s: &Strategy,
+    breaker: (bool, bool),
+    maximum_percent: i64,
+    minimum_healthy_percent: i64,
+) -> Value {
+    let mut v = json!({
+        "deploymentCircuitBreaker": {"enable": breaker.0, "rollback": breaker.1},
+        "maximumPercent": maximum_percent,
+        "minimumHealthyPercent": minimum_healthy_percent,
+        "alarms": {"alarmNames": s.alarms, "rollback": s.alarms_rollback, "enable": s.alarms_enable},
+        "strategy": s.kind,
+    });
+    if s.shifts_traffic() {
+        v["bakeTimeInMinutes"] = json!(s.bake_minutes);
+        let hooks: Vec<Value> = s
+            .hooks
+            .iter()
+            .map(|h| {
+                let mut hook = json!({
+                    "targetType": h.target_type,
+                    "lifecycleStages": h.stages,
+                    "timeoutConfiguration": {"timeoutInMinutes": h.timeout_minutes, "action": h.timeout_action},
+                });
+                if let Some(arn) = &h.target_arn {
+                    hook["hookTargetArn"] = json!(arn);
+                }
+                if let Some(role) = &h.role_arn {
+                    hook["roleArn"] = json!(role);
+                }
+                hook
+            })
+            .collect();
+        v["lifecycleHooks"] = json!(hooks);
+    }
+    match s.kind.as_str() {
+        "CANARY" => {
+            v["canaryConfiguration"] =
+                json!({"canaryPercent": s.canary.0, "canaryBakeTimeInMinutes": s.canary.1});
+        }
+        "LINEAR" => {
+            v["linearConfiguration"] =
+                json!({"stepPercent": s.linear.0, "stepBakeTimeInMinutes": s.linear.1});
+        }
+        _ => {}
+    }
+    v
 }
 
 fn brief_json(d: &ServiceDeployment) -> Value {
@@ -71,7 +128,12 @@ fn deployment_json(w: &World, d: &ServiceDeployment) -> Value {
             .map_or(d.failure_count, |e| e.failed_tasks),
         _ => d.failure_count,
     };
-    let sources: Vec<Value> = d.sources.iter().map(|r| summary(w, r)).collect();
+    let source_weights = d.weights.map(|(p, t)| (100.0 - p, 100.0 - t));
+    let sources: Vec<Value> = d
+        .sources
+        .iter()
+        .map(|r| summary(w, r, source_weights))
+        .collect();
     let mut v = json!({
         "serviceDeploymentArn": d.arn,
         "serviceArn": service_arn(),
@@ -80,22 +142,46 @@ fn deployment_json(w: &World, d: &ServiceDeployment) -> Value {
         "startedAt": epoch(d.started_at),
         "updatedAt": epoch(d.updated_at),
         "sourceServiceRevisions": sources,
-        "targetServiceRevision": summary(w, &d.target),
+        "targetServiceRevision": summary(w, &d.target, d.weights),
         "status": d.status,
-        "deploymentConfiguration": {
-            "deploymentCircuitBreaker": {"enable": d.circuit_breaker, "rollback": d.rollback_enabled},
-            "maximumPercent": d.maximum_percent,
-            "minimumHealthyPercent": d.minimum_healthy_percent,
-            "alarms": {"alarmNames": [], "rollback": false, "enable": false},
-            "strategy": "ROLLING"
-        },
+        "deploymentConfiguration": configuration_json(
+            &d.strategy,
+            (d.circuit_breaker, d.rollback_enabled),
+            d.maximum_percent,
+            d.minimum_healthy_percent,
+        ),
         "deploymentCircuitBreaker": {
             "status": d.breaker_status,
             "failureCount": failure_count,
             "threshold": d.threshold
         },
-        "alarms": {"status": "DISABLED"}
+        "alarms": alarms_json(d)
     });
+    if let Some(stage) = d.stage {
+        v["lifecycleStage"] = json!(stage);
+    }
+    if !d.hooks.is_empty() {
+        let hooks: Vec<Value> = d
+            .hooks
+            .iter()
+            .map(|h| {
+                let mut hook = json!({
+                    "hookId": h.id,
+                    "targetType": h.target_type,
+                    "status": h.status,
+                    "timeoutAction": h.timeout_action,
+                });
+                if let Some(arn) = &h.target_arn {
+                    hook["targetArn"] = json!(arn);
+                }
+                if let Some(at) = h.expires_at {
+                    hook["expiresAt"] = epoch(at);
+                }
+                hook
+            })
+            .collect();
+        v["lifecycleHookDetails"] = json!(hooks);
+    }
     for (name, at) in [("finishedAt", d.finished_at), ("stoppedAt", d.stopped_at)] {
         if let Some(at) = at {
             v[name] = epoch(at);
@@ -112,6 +198,22 @@ fn deployment_json(w: &World, d: &ServiceDeployment) -> Value {
         });
     }
     v
+}
+
+/// The alarms ECS watches during the deployment: DISABLED, MONITORING, TRIGGERED (and which
+/// fired) or MONITORING_COMPLETE.
+fn alarms_json(d: &ServiceDeployment) -> Value {
+    if !d.strategy.alarms_enable {
+        return json!({"status": "DISABLED"});
+    }
+    let status = if !d.triggered_alarms.is_empty() {
+        "TRIGGERED"
+    } else if matches!(d.status, "PENDING" | "IN_PROGRESS") {
+        "MONITORING"
+    } else {
+        "MONITORING_COMPLETE"
+    };
+    json!({"status": status, "alarmNames": d.strategy.alarms, "triggeredAlarmNames": d.triggered_alarms})
 }
 
 fn revision_json(w: &World, r: &Revision) -> Value {
@@ -325,5 +427,47 @@ pub fn stop(w: &mut World, req: &Value) -> Result<Value, ApiError> {
             ));
         }
     }
+    Ok(json!({"serviceDeploymentArn": arn}))
+}
+
+/// ContinueServiceDeployment: the lifecycle hook awaiting action goes on (CONTINUE, the default)
+/// or rolls the deployment back (ROLLBACK).
+pub fn continue_deployment(w: &mut World, req: &Value) -> Result<Value, ApiError> {
+    let Some(arn) = str_field(req, "serviceDeploymentArn")?.filter(|a| !a.is_empty()) else {
+        return Err(invalid("serviceDeploymentArn must be specified."));
+    };
+    let Some(hook) = str_field(req, "hookId")?.filter(|h| !h.is_empty()) else {
+        return Err(invalid("hookId must be specified."));
+    };
+    let action = match str_field(req, "action")? {
+        None => "CONTINUE",
+        Some(a @ ("CONTINUE" | "ROLLBACK")) => a,
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "1 validation error detected: Value '{other}' at 'action' failed to satisfy constraint: Member must satisfy enum value set: [CONTINUE, ROLLBACK]"
+            )));
+        }
+    };
+    let Some(d) = w.history.deployments.iter().find(|d| d.arn == arn) else {
+        return Err(ApiError::new(
+            400,
+            "ServiceDeploymentNotFoundException",
+            "The service deployment does not exist.",
+        ));
+    };
+    if !matches!(d.status, "PENDING" | "IN_PROGRESS") {
+        return Err(ApiError::new(
+            400,
+            "ConflictException",
+            format!(
+                "The service deployment is {} and cannot be continued.",
+                d.status
+            ),
+        ));
+    }
+    let ecs_id = d.ecs_ids[0].clone();
+    let at = w.clock.now();
+    w.continue_hook(&ecs_id, hook, action, at)
+        .map_err(invalid)?;
     Ok(json!({"serviceDeploymentArn": arn}))
 }

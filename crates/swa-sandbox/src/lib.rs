@@ -36,6 +36,7 @@ mod xml;
 pub use api::ApiError;
 pub use app::{TEST_PASSWORD, TEST_USERNAME, VERSIONED_ASSET};
 pub use cli::main as cli_main;
+use world::Listener;
 pub use world::{Call, Event, SCENARIOS};
 
 use api::Reply;
@@ -138,8 +139,15 @@ impl Sandbox {
         format!("{}/_app", self.aws_url())
     }
 
+    /// `http://127.0.0.1:PORT/_test`: the app through the test listener, which a blue/green,
+    /// canary or linear deployment points at the new revision before production traffic.
+    pub fn test_url(&self) -> String {
+        format!("{}/_test", self.aws_url())
+    }
+
     /// What a client needs: AWS_ENDPOINT_URL, the region (AWS_REGION for the SDKs,
-    /// AWS_DEFAULT_REGION for awscli v1), dummy credentials, GITHUB_API_URL and APP_URL.
+    /// AWS_DEFAULT_REGION for awscli v1), dummy credentials, GITHUB_API_URL, APP_URL and
+    /// TEST_URL.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ENDPOINT_URL".into(), self.aws_url()),
@@ -149,6 +157,7 @@ impl Sandbox {
             ("AWS_SECRET_ACCESS_KEY".into(), "sandbox".into()),
             ("GITHUB_API_URL".into(), self.github_url()),
             ("APP_URL".into(), self.app_url()),
+            ("TEST_URL".into(), self.test_url()),
         ]
     }
 
@@ -295,11 +304,28 @@ fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body
         record(w, "github", &op, logged, reply.status);
         return reply;
     }
-    if let Some(rest) = path.strip_prefix("/_app") {
+    let app = match path.strip_prefix("/_app") {
+        Some(rest) => Some((Listener::Production, rest)),
+        None => path
+            .strip_prefix("/_test")
+            .map(|rest| (Listener::Test, rest)),
+    };
+    if let Some((listener, rest)) = app {
         let content_type = header(headers, "content-type").unwrap_or("");
         let cookie = header(headers, "cookie");
-        let reply = app::handle(w, method.as_str(), rest, content_type, cookie, body);
+        let reply = app::handle(
+            w,
+            listener,
+            method.as_str(),
+            rest,
+            content_type,
+            cookie,
+            body,
+        );
         let mut logged = json!({"method": method.as_str(), "path": rest});
+        if listener == Listener::Test {
+            logged["listener"] = json!("test");
+        }
         if app::operation(method.as_str(), rest) == "login" {
             // The password is never logged.
             logged["username"] = json!(login_username(content_type, body));

@@ -6,6 +6,7 @@ use crate::api::ApiError;
 use crate::limits::MAX_TASKS_PER_SERVICE;
 use crate::world::*;
 
+mod strategy;
 mod tasks;
 
 pub use tasks::task_json;
@@ -29,6 +30,7 @@ pub fn handle(w: &mut World, op: &str, req: &Value) -> Result<Value, ApiError> {
         "DescribeServiceDeployments" => crate::deployments::describe(w, req),
         "DescribeServiceRevisions" => crate::deployments::describe_revisions(w, req),
         "StopServiceDeployment" => crate::deployments::stop(w, req),
+        "ContinueServiceDeployment" => crate::deployments::continue_deployment(w, req),
         _ => Err(ApiError::unknown_operation(op)),
     }
 }
@@ -158,11 +160,12 @@ pub fn service_json(w: &World) -> Value {
         "platformVersion": "LATEST",
         "platformFamily": "Linux",
         "taskDefinition": primary_td,
-        "deploymentConfiguration": {
-            "deploymentCircuitBreaker": {"enable": s.circuit_breaker, "rollback": s.rollback},
-            "maximumPercent": s.maximum_percent,
-            "minimumHealthyPercent": s.minimum_healthy_percent
-        },
+        "deploymentConfiguration": crate::deployments::configuration_json(
+            &s.strategy,
+            (s.circuit_breaker, s.rollback),
+            s.maximum_percent,
+            s.minimum_healthy_percent,
+        ),
         "deployments": deployments,
         "roleArn": format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"),
         "events": events,
@@ -255,6 +258,10 @@ fn update_service(w: &mut World, req: &Value) -> Result<Value, ApiError> {
         None => None,
     };
     let force = req["forceNewDeployment"].as_bool().unwrap_or(false);
+    let strategy = match req.get("deploymentConfiguration").filter(|v| v.is_object()) {
+        Some(cfg) => strategy::parse(cfg, &w.service.strategy)?,
+        None => w.service.strategy.clone(),
+    };
     if let Some(cfg) = req.get("deploymentConfiguration").filter(|v| v.is_object()) {
         if let Some(cb) = cfg
             .get("deploymentCircuitBreaker")
@@ -269,6 +276,7 @@ fn update_service(w: &mut World, req: &Value) -> Result<Value, ApiError> {
         if let Some(n) = cfg["minimumHealthyPercent"].as_i64() {
             w.service.minimum_healthy_percent = n;
         }
+        w.service.strategy = strategy;
     }
     if let Some(n) = req["healthCheckGracePeriodSeconds"].as_i64() {
         w.service.health_check_grace = n;

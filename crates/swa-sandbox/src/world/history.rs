@@ -7,8 +7,8 @@
 //! revision that completed), or replaced by a newer UpdateService.
 
 use super::{
-    ACCOUNT, CLUSTER, REGION, SERVICE, SERVICE_FAMILY, World, circuit_breaker_threshold,
-    sha256_hex, task_definition_arn,
+    ACCOUNT, CLUSTER, HookRun, REGION, SERVICE, SERVICE_FAMILY, Strategy, World,
+    circuit_breaker_threshold, sha256_hex, task_definition_arn,
 };
 
 /// A service revision: the configuration one deployment rolls out.
@@ -48,6 +48,14 @@ pub struct ServiceDeployment {
     pub rollback: Option<RollbackInfo>,
     /// The ECS deployments that carry it: its own, then the rollback's.
     pub ecs_ids: Vec<String>,
+    /// The service's strategy when it started.
+    pub strategy: Strategy,
+    /// Where a traffic-shifting deployment is (none for a rolling one).
+    pub stage: Option<&'static str>,
+    /// The new revision's production and test traffic, in percent.
+    pub weights: Option<(f64, f64)>,
+    pub hooks: Vec<HookRun>,
+    pub triggered_alarms: Vec<String>,
 }
 
 /// The service's deployment history, oldest first.
@@ -142,6 +150,11 @@ fn record(w: &mut World, ecs_id: &str, target: String, sources: Vec<String>, at:
         threshold: circuit_breaker_threshold(s.desired),
         rollback: None,
         ecs_ids: vec![ecs_id.to_string()],
+        strategy: s.strategy.clone(),
+        stage: None,
+        weights: None,
+        hooks: Vec::new(),
+        triggered_alarms: Vec::new(),
     };
     w.history.deployments.push(deployment);
 }
@@ -246,6 +259,21 @@ pub fn failed(w: &mut World, ecs_id: &str, failures: i64, rollback: Option<(&str
 /// StopServiceDeployment asked to roll back the service deployment carried by `ecs_id`; the ECS
 /// deployment `rollback_id` goes back to the revision of the completed one, `to`.
 pub fn rollback_requested(w: &mut World, ecs_id: &str, rollback_id: &str, to: &str, at: i64) {
+    let reason = "Rollback requested by StopServiceDeployment.";
+    rolled_back(w, ecs_id, rollback_id, to, reason, at);
+}
+
+/// The service deployment carried by `ecs_id` rolls back for `reason`: the ECS deployment
+/// `rollback_id` goes back to the revision of the completed one, `to`, and no traffic is left on
+/// the new revision.
+pub fn rolled_back(
+    w: &mut World,
+    ecs_id: &str,
+    rollback_id: &str,
+    to: &str,
+    reason: &str,
+    at: i64,
+) {
     let back_to = w.history.revision_of(to).map(String::from);
     let Some(d) = w.history.carrying(ecs_id) else {
         return;
@@ -253,7 +281,6 @@ pub fn rollback_requested(w: &mut World, ecs_id: &str, rollback_id: &str, to: &s
     let Some(revision) = back_to else {
         return;
     };
-    let reason = "Rollback requested by StopServiceDeployment.".to_string();
     d.status = "ROLLBACK_IN_PROGRESS";
     d.status_reason = Some(format!(
         "{reason} Rolling back to service revision {revision}."
@@ -262,10 +289,57 @@ pub fn rollback_requested(w: &mut World, ecs_id: &str, rollback_id: &str, to: &s
     if d.breaker_status == "MONITORING" {
         d.breaker_status = "MONITORING_COMPLETE";
     }
+    if d.weights.is_some() {
+        d.weights = Some((0.0, 0.0));
+    }
     d.ecs_ids.push(rollback_id.to_string());
     d.rollback = Some(RollbackInfo {
-        reason,
+        reason: reason.to_string(),
         started_at: at,
         revision,
     });
+}
+
+/// The traffic shift carried by `ecs_id` is at `stage`, with the new revision's production and
+/// test `weights`.
+pub fn shifted(w: &mut World, ecs_id: &str, stage: &'static str, weights: (f64, f64), at: i64) {
+    if let Some(d) = w.history.carrying(ecs_id) {
+        d.stage = Some(stage);
+        d.weights = Some(weights);
+        d.updated_at = at;
+    }
+}
+
+pub fn hook_started(w: &mut World, ecs_id: &str, run: HookRun, at: i64) {
+    if let Some(d) = w.history.carrying(ecs_id) {
+        d.hooks.push(run);
+        d.updated_at = at;
+    }
+}
+
+pub fn hook_status(w: &mut World, ecs_id: &str, hook_id: &str, status: &'static str, at: i64) {
+    if let Some(d) = w.history.carrying(ecs_id) {
+        if let Some(h) = d.hooks.iter_mut().find(|h| h.id == hook_id) {
+            h.status = status;
+        }
+        d.updated_at = at;
+    }
+}
+
+pub fn hooks_of(w: &World, ecs_id: &str) -> Vec<HookRun> {
+    w.history
+        .deployments
+        .iter()
+        .find(|d| d.ecs_ids.iter().any(|e| e == ecs_id))
+        .map(|d| d.hooks.clone())
+        .unwrap_or_default()
+}
+
+pub fn alarm_triggered(w: &mut World, ecs_id: &str, alarm: &str, at: i64) {
+    if let Some(d) = w.history.carrying(ecs_id) {
+        if !d.triggered_alarms.iter().any(|a| a == alarm) {
+            d.triggered_alarms.push(alarm.to_string());
+        }
+        d.updated_at = at;
+    }
 }

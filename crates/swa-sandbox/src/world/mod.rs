@@ -21,6 +21,7 @@ mod runs;
 mod scenario;
 mod seed;
 mod tasks;
+mod traffic;
 
 pub use history::{History, Revision, RollbackInfo, ServiceDeployment};
 pub use model::*;
@@ -29,6 +30,7 @@ pub use rollout::*;
 pub use runs::*;
 pub use scenario::*;
 pub use seed::*;
+pub use traffic::*;
 
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
@@ -66,6 +68,10 @@ pub struct World {
     pub sessions: std::collections::BTreeSet<String>,
     /// GitHub deployments (the Deployments API) and their statuses.
     pub records: Vec<Record>,
+    /// CloudWatch alarms by name.
+    pub alarms: BTreeMap<String, Alarm>,
+    /// Requests a partly shifted listener has routed.
+    pub traffic_counter: u64,
 }
 
 impl World {
@@ -74,7 +80,7 @@ impl World {
         let start = clock.now();
         let mut world = World {
             clock,
-            scenario,
+            scenario: scenario.clone(),
             task_definitions: BTreeMap::new(),
             service: Service {
                 desired: 2,
@@ -88,6 +94,8 @@ impl World {
                 health_check_grace: 120,
                 last_completed: (String::new(), String::new()),
                 steady_reported: true,
+                strategy: scenario.strategy(),
+                shift: None,
             },
             tasks: Vec::new(),
             logs: BTreeMap::new(),
@@ -106,7 +114,12 @@ impl World {
             history: Default::default(),
             sessions: Default::default(),
             records: Vec::new(),
+            alarms: BTreeMap::new(),
+            traffic_counter: 0,
         };
+        for name in world.service.strategy.alarms.clone() {
+            world.alarms.insert(name.clone(), Alarm::ok(&name, start));
+        }
         world.seed(start);
         world
     }
@@ -163,6 +176,13 @@ impl World {
                 .filter_map(|(i, t)| t.agenda.first().map(|(at, _)| (*at, i)))
                 .filter(|(at, _)| *at <= now)
                 .min();
+            if let Some(due) = self.shift_due().filter(|&due| due <= now)
+                && next.is_none_or(|(at, _)| due < at)
+            {
+                self.fire_shift_timers(due);
+                self.schedule(due);
+                continue;
+            }
             let Some((at, i)) = next else { break };
             if self.drained.first().is_some_and(|(t, _)| *t != at) {
                 self.announce_drained();

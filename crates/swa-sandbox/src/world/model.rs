@@ -205,6 +205,10 @@ pub struct Service {
     pub health_check_grace: i64,
     pub last_completed: (String, String),
     pub steady_reported: bool,
+    /// ROLLING, or a traffic-shifting strategy with its hooks and alarms.
+    pub strategy: super::Strategy,
+    /// The traffic-shifting deployment in flight.
+    pub shift: Option<super::Shift>,
 }
 
 #[derive(Clone, Debug)]
@@ -400,6 +404,7 @@ const MUTATING: &[&str] = &[
     "DeregisterTaskDefinition",
     "UpdateService",
     "StopServiceDeployment",
+    "ContinueServiceDeployment",
     "CreateService",
     "DeleteService",
     "RunTask",

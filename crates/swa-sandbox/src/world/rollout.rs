@@ -79,6 +79,9 @@ impl World {
             })
             .collect();
         old.sort_by_key(|&i| std::cmp::Reverse(self.tasks[i].created_at));
+        if self.keeps_old_tasks() {
+            old.clear();
+        }
         let mut stopped = Vec::new();
         for i in old {
             if self.tasks[i].healthy_target() && allowed_old > 0 {
@@ -118,6 +121,9 @@ impl World {
             d.rollout_reason = format!("ECS deployment {} completed.", d.id);
             d.updated_at = at;
             let (id, td) = (d.id.clone(), d.td_arn.clone());
+            if self.service.shift.as_ref().is_some_and(|s| s.ecs_id == id) {
+                self.service.shift = None;
+            }
             self.service.deployments.retain(|d| d.primary);
             self.service.last_completed = (id.clone(), td.clone());
             self.service.steady_reported = false;
@@ -135,6 +141,7 @@ impl World {
             );
             self.event(at, "steady-state", SERVICE.to_string());
         }
+        self.drive_shift(at);
     }
 
     /// The service events for tasks the scheduler has just stopped: those registered in the
@@ -218,6 +225,9 @@ impl World {
             |_| format!("ECS deployment circuit breaker: rolling back to deploymentId {to_id}."),
             at,
         );
+        if self.service.shift.take().is_some() {
+            self.adopt_old_tasks(&id, &failed_id);
+        }
         self.service_event_at(
             at,
             format!("(service {SERVICE}) (deployment {id}) rolling back to deployment {to_id}."),
@@ -231,6 +241,15 @@ impl World {
     /// does, whatever the service's rollback setting.
     pub fn roll_back_on_request(&mut self, ecs_id: &str, at: i64) {
         self.advance();
+        if self
+            .service
+            .shift
+            .as_ref()
+            .is_some_and(|s| s.ecs_id == ecs_id)
+        {
+            self.roll_back_shift("Rollback requested by StopServiceDeployment.".into(), at);
+            return;
+        }
         let (to_id, to_td) = self.service.last_completed.clone();
         let id = self.push_primary(
             &to_td,
@@ -248,7 +267,12 @@ impl World {
 
     /// Puts a new IN_PROGRESS deployment of `td_arn` first, as PRIMARY (the others become
     /// ACTIVE), with the rollout reason `reason` gives for its id; returns the id.
-    fn push_primary(&mut self, td_arn: &str, reason: impl Fn(&str) -> String, at: i64) -> String {
+    pub(super) fn push_primary(
+        &mut self,
+        td_arn: &str,
+        reason: impl Fn(&str) -> String,
+        at: i64,
+    ) -> String {
         let id = format!("ecs-svc/{}", self.next_number(19));
         for d in &mut self.service.deployments {
             d.primary = false;
@@ -273,31 +297,13 @@ impl World {
         let id = self.push_primary(td_arn, |id| format!("ECS deployment {id} in progress."), at);
         self.service.steady_reported = false;
         self.event(at, "deployment-created", format!("{id} {td_arn}"));
+        // A newer deployment replaces a traffic shift in flight; the scheduler drains its tasks.
+        self.service.shift = None;
         history::started(self, &id, td_arn, at);
+        if self.service.strategy.shifts_traffic() {
+            self.begin_shift(&id, at);
+        }
         id
-    }
-
-    /// The primary deployment's task definition is one the scenario makes misbehave.
-    /// The app answers from a revision registered since the sandbox started (the one a deploy
-    /// brought): the scenarios that break the app's code (`login-broken`, `database-down`) apply.
-    pub fn serving_new_revision(&self) -> bool {
-        let Some(primary) = self.service.deployments.iter().find(|d| d.primary) else {
-            return false;
-        };
-        primary.rollout_state != "FAILED"
-            && self
-                .find_task_definition(&primary.td_arn)
-                .is_some_and(|td| td.new)
-    }
-
-    pub fn deployed_revision_broken(&self) -> bool {
-        let Some(primary) = self.service.deployments.iter().find(|d| d.primary) else {
-            return true;
-        };
-        let broken = self
-            .find_task_definition(&primary.td_arn)
-            .is_some_and(|td| service_behaviour(&self.scenario, td.new) != Behaviour::Healthy);
-        broken || primary.rollout_state == "FAILED"
     }
 }
 

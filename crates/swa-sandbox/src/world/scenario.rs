@@ -21,6 +21,11 @@ pub const SCENARIOS: &[&str] = &[
     "migration-no-start",
     "login-broken",
     "database-down",
+    "blue-green",
+    "blue-green-test-fails",
+    "canary-alarm",
+    "linear",
+    "hook-fails",
 ];
 
 /// The scenarios in force, from a comma-separated list.
@@ -43,6 +48,15 @@ pub struct Scenario {
     pub login_broken: bool,
     /// The new revision cannot reach one of its databases (`analytics`): `/health` says so.
     pub database_down: bool,
+    /// The service deploys blue/green (`blue-green`, `blue-green-test-fails`, `hook-fails`),
+    /// canary (`canary-alarm`) or linear (`linear`), with a PAUSE hook after test traffic.
+    pub strategy: Option<&'static str>,
+    /// The new revision answers 500 to every request but `/health`.
+    pub test_fails: bool,
+    /// The 5xx alarm fires while the canary takes its share of production traffic.
+    pub canary_alarm: bool,
+    /// A Lambda hook after scale-up fails.
+    pub hook_fails: bool,
 }
 
 impl Scenario {
@@ -66,6 +80,20 @@ impl Scenario {
                 "migration-no-start" => s.migration_no_start = true,
                 "login-broken" => s.login_broken = true,
                 "database-down" => s.database_down = true,
+                "blue-green" => s.strategy = Some("BLUE_GREEN"),
+                "blue-green-test-fails" => {
+                    s.strategy = Some("BLUE_GREEN");
+                    s.test_fails = true;
+                }
+                "canary-alarm" => {
+                    s.strategy = Some("CANARY");
+                    s.canary_alarm = true;
+                }
+                "linear" => s.strategy = Some("LINEAR"),
+                "hook-fails" => {
+                    s.strategy = Some("BLUE_GREEN");
+                    s.hook_fails = true;
+                }
                 other => {
                     return Err(format!(
                         "unknown scenario `{other}`; known: {}",
@@ -75,6 +103,14 @@ impl Scenario {
             }
         }
         Ok(s)
+    }
+
+    /// The service's deployment strategy when the sandbox starts.
+    pub fn strategy(&self) -> super::Strategy {
+        match self.strategy {
+            Some(kind) => super::Strategy::for_scenario(kind, self.hook_fails),
+            None => super::Strategy::default(),
+        }
     }
 }
 

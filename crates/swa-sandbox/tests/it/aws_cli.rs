@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -569,4 +570,88 @@ fn the_readmes_first_example_runs_as_written() {
     );
     let health: Value = serde_json::from_str(health).unwrap();
     assert_eq!(health["status"], "healthy", "{stdout}");
+}
+
+/// awscli answers the PAUSE hook of a blue/green deployment waiting after test traffic, and
+/// reads the stage, the hook and the traffic split as the SDK does.
+#[test]
+fn awscli_continues_a_blue_green_deployment_paused_at_test_traffic() {
+    let sandbox = start("blue-green", 60.0);
+    let update = [
+        &[
+            "ecs",
+            "update-service",
+            "--service",
+            "startupwebapp-service",
+            "--task-definition",
+            "startupwebapp-service-task:2",
+        ],
+        CLUSTER,
+    ]
+    .concat();
+    aws(&sandbox, &update);
+    let list = [
+        &[
+            "ecs",
+            "list-service-deployments",
+            "--service",
+            "startupwebapp-service",
+        ],
+        CLUSTER,
+    ]
+    .concat();
+    let newest = aws(&sandbox, &list)["serviceDeployments"][0]["serviceDeploymentArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let describe = [
+        "ecs",
+        "describe-service-deployments",
+        "--service-deployment-arns",
+        &newest,
+    ];
+    let start = std::time::Instant::now();
+    let paused = loop {
+        let d = aws(&sandbox, &describe)["serviceDeployments"][0].clone();
+        if d["lifecycleHookDetails"][0]["status"] == "AWAITING_ACTION" {
+            break d;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never paused: {d}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(paused["lifecycleStage"], "POST_TEST_TRAFFIC_SHIFT");
+    assert_eq!(paused["deploymentConfiguration"]["strategy"], "BLUE_GREEN");
+    assert_eq!(
+        paused["targetServiceRevision"]["requestedTestTrafficWeight"],
+        100.0
+    );
+    assert_eq!(
+        paused["sourceServiceRevisions"][0]["requestedProductionTrafficWeight"],
+        100.0
+    );
+    assert_eq!(paused["lifecycleHookDetails"][0]["targetType"], "PAUSE");
+    let hook = paused["lifecycleHookDetails"][0]["hookId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let continued = aws(
+        &sandbox,
+        &[
+            "ecs",
+            "continue-service-deployment",
+            "--service-deployment-arn",
+            &newest,
+            "--hook-id",
+            &hook,
+            "--action",
+            "CONTINUE",
+        ],
+    );
+    assert_eq!(continued["serviceDeploymentArn"], newest.as_str());
+    let d = aws(&sandbox, &describe)["serviceDeployments"][0].clone();
+    assert_eq!(d["lifecycleHookDetails"][0]["status"], "SUCCEEDED");
+    assert_ne!(d["lifecycleStage"], "POST_TEST_TRAFFIC_SHIFT");
 }

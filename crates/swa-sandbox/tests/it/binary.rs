@@ -22,7 +22,7 @@ fn serve_prints_exports_a_shell_can_eval_and_stops_on_sigterm() {
         .unwrap();
     let mut lines = Vec::new();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    for _ in 0..7 {
+    for _ in 0..8 {
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
         lines.push(line);
@@ -35,7 +35,7 @@ fn serve_prints_exports_a_shell_can_eval_and_stops_on_sigterm() {
         .to_string();
     assert_ne!(port, "0");
     let expected = format!(
-        "export AWS_ENDPOINT_URL=http://127.0.0.1:{port}\nexport AWS_REGION=us-east-1\nexport AWS_DEFAULT_REGION=us-east-1\nexport AWS_ACCESS_KEY_ID=sandbox\nexport AWS_SECRET_ACCESS_KEY=sandbox\nexport GITHUB_API_URL=http://127.0.0.1:{port}/_github\nexport APP_URL=http://127.0.0.1:{port}/_app\n"
+        "export AWS_ENDPOINT_URL=http://127.0.0.1:{port}\nexport AWS_REGION=us-east-1\nexport AWS_DEFAULT_REGION=us-east-1\nexport AWS_ACCESS_KEY_ID=sandbox\nexport AWS_SECRET_ACCESS_KEY=sandbox\nexport GITHUB_API_URL=http://127.0.0.1:{port}/_github\nexport APP_URL=http://127.0.0.1:{port}/_app\nexport TEST_URL=http://127.0.0.1:{port}/_test\n"
     );
     assert_eq!(exports, expected);
 
@@ -240,7 +240,7 @@ fn exec_refuses_bad_arguments_with_exit_code_2() {
 
     let (code, _, stderr) = exec(&["--scenario", "crash-loop,typo", "--", "true"]);
     assert_eq!(code, Some(2));
-    insta::assert_snapshot!(stderr, @"swa-sandbox: cannot start: unknown scenario `typo`; known: healthy, crash-loop, unhealthy-targets, slow-start, migration-fails, destructive-migration, image-missing, no-capacity, throttling, server-errors, github-flaky, frontend-fails-once, migration-no-start, login-broken, database-down");
+    insta::assert_snapshot!(stderr, @"swa-sandbox: cannot start: unknown scenario `typo`; known: healthy, crash-loop, unhealthy-targets, slow-start, migration-fails, destructive-migration, image-missing, no-capacity, throttling, server-errors, github-flaky, frontend-fails-once, migration-no-start, login-broken, database-down, blue-green, blue-green-test-fails, canary-alarm, linear, hook-fails");
 
     let (code, _, stderr) = exec(&["--clock", "0", "--", "true"]);
     assert_eq!(code, Some(2));

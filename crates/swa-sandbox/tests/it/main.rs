@@ -12,6 +12,7 @@ mod limits;
 mod one_off;
 mod s3;
 mod service_deployments;
+mod traffic_shift;
 mod validation;
 
 use std::time::{Duration, Instant};

@@ -12,7 +12,7 @@ use crate::{CLUSTER, SERVICE, aws, eventually, service, start};
 const LIMIT: Duration = Duration::from_secs(120);
 const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/startupwebapp-service-task";
 
-async fn list(ecs: &swa_aws::ecs::Client) -> Vec<(String, String)> {
+pub async fn list(ecs: &swa_aws::ecs::Client) -> Vec<(String, String)> {
     ecs.list_service_deployments()
         .cluster(CLUSTER)
         .service(SERVICE)
@@ -30,7 +30,7 @@ async fn list(ecs: &swa_aws::ecs::Client) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn describe(ecs: &swa_aws::ecs::Client, arn: &str) -> ServiceDeployment {
+pub async fn describe(ecs: &swa_aws::ecs::Client, arn: &str) -> ServiceDeployment {
     let out = ecs
         .describe_service_deployments()
         .service_deployment_arns(arn)
@@ -379,7 +379,7 @@ async fn the_list_filters_pages_and_describe_reports_what_it_cannot_find() {
 }
 
 /// The error code of a failed call, as the SDK reports it.
-fn code<E: swa_aws::ecs::error::ProvideErrorMetadata>(
+pub fn code<E: swa_aws::ecs::error::ProvideErrorMetadata>(
     e: &swa_aws::ecs::error::SdkError<E, swa_aws::ecs::config::http::HttpResponse>,
 ) -> String {
     e.as_service_error()
