@@ -19,6 +19,29 @@ pub enum HistoryError {
     Revisions { reason: String },
 }
 
+/// One page of ListServiceDeployments for `service`, with the filters `narrow` adds.
+async fn list(
+    ecs: &ecs::Client,
+    cluster: &str,
+    service: &str,
+    narrow: impl FnOnce(ListRequest) -> ListRequest,
+) -> Result<ecs::operation::list_service_deployments::ListServiceDeploymentsOutput, HistoryError> {
+    narrow(
+        ecs.list_service_deployments()
+            .cluster(cluster)
+            .service(service),
+    )
+    .send()
+    .await
+    .map_err(|e| HistoryError::List {
+        service: service.to_string(),
+        reason: swa_aws::error_text(&e),
+    })
+}
+
+type ListRequest =
+    ecs::operation::list_service_deployments::builders::ListServiceDeploymentsFluentBuilder;
+
 /// A successful deployment's target: the service revision and its task definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployedRevision {
@@ -40,19 +63,12 @@ pub async fn last_successful_other_than(
     let mut briefs: Vec<ServiceDeploymentBrief> = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let page = ecs
-            .list_service_deployments()
-            .cluster(cluster)
-            .service(service)
-            .status(ServiceDeploymentStatus::Successful)
-            .max_results(100)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| HistoryError::List {
-                service: service.to_string(),
-                reason: swa_aws::error_text(&e),
-            })?;
+        let page = list(ecs, cluster, service, |list| {
+            list.status(ServiceDeploymentStatus::Successful)
+                .max_results(100)
+                .set_next_token(token.take())
+        })
+        .await?;
         briefs.extend(
             page.service_deployments()
                 .iter()
@@ -140,18 +156,11 @@ pub async fn service_deployment_to(
     task_definition: &str,
     since: aws_smithy_types::DateTime,
 ) -> Result<Option<String>, HistoryError> {
-    let page = ecs
-        .list_service_deployments()
-        .cluster(cluster)
-        .service(service)
-        .created_at(ecs::types::CreatedAt::builder().after(since).build())
-        .max_results(REVISIONS_PER_CALL as i32)
-        .send()
-        .await
-        .map_err(|e| HistoryError::List {
-            service: service.to_string(),
-            reason: swa_aws::error_text(&e),
-        })?;
+    let page = list(ecs, cluster, service, |list| {
+        list.created_at(ecs::types::CreatedAt::builder().after(since).build())
+            .max_results(REVISIONS_PER_CALL as i32)
+    })
+    .await?;
     let mut briefs: Vec<&ServiceDeploymentBrief> = page.service_deployments().iter().collect();
     briefs.sort_by_key(|b| std::cmp::Reverse(b.created_at().map(|t| (t.secs(), t.subsec_nanos()))));
     let task_definitions = targets_task_definitions(ecs, briefs.iter().copied()).await?;
@@ -174,11 +183,8 @@ pub async fn in_flight_service_deployment(
     service: &str,
 ) -> Result<Option<String>, HistoryError> {
     use ServiceDeploymentStatus as S;
-    let page = ecs
-        .list_service_deployments()
-        .cluster(cluster)
-        .service(service)
-        .set_status(Some(vec![
+    let page = list(ecs, cluster, service, |list| {
+        list.set_status(Some(vec![
             S::Pending,
             S::InProgress,
             S::StopRequested,
@@ -186,12 +192,8 @@ pub async fn in_flight_service_deployment(
             S::RollbackInProgress,
         ]))
         .max_results(REVISIONS_PER_CALL as i32)
-        .send()
-        .await
-        .map_err(|e| HistoryError::List {
-            service: service.to_string(),
-            reason: swa_aws::error_text(&e),
-        })?;
+    })
+    .await?;
     Ok(page
         .service_deployments()
         .iter()
