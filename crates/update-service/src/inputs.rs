@@ -1,5 +1,5 @@
 //! The inputs, checked before any AWS call: what `revision` names, the image, the environment
-//! lines (their secrets masked at once) and the task-definition file.
+//! lines (their secrets masked at once), the task-definition file and the strategy overrides.
 
 use std::path::PathBuf;
 
@@ -7,6 +7,7 @@ use swa_ecs::{ImageRef, Registration, parse_env_lines};
 use swa_gha::{ActionError, Gha};
 
 use crate::Args;
+use crate::strategy::Overrides;
 
 /// What `revision` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +61,7 @@ pub(crate) struct Checked {
     pub env: Vec<(String, String)>,
     pub base_file: Option<(PathBuf, Registration)>,
     pub revision: Option<RevisionSpec>,
+    pub overrides: Overrides,
 }
 
 pub(crate) async fn check_inputs(args: &Args, gha: &Gha) -> Result<Checked, ActionError> {
@@ -90,6 +92,7 @@ pub(crate) async fn check_inputs(args: &Args, gha: &Gha) -> Result<Checked, Acti
         }
         None => None,
     };
+    let overrides = Overrides::from_args(args)?;
     let image = args
         .image
         .as_deref()
@@ -151,6 +154,7 @@ pub(crate) async fn check_inputs(args: &Args, gha: &Gha) -> Result<Checked, Acti
         env,
         base_file,
         revision,
+        overrides,
     })
 }
 

@@ -3,11 +3,13 @@
 //! The base is the service's current task definition (or a JSON file); only the image and the
 //! environment change, the diff is printed, and nothing is registered when nothing changed. The
 //! image tag is resolved to its digest in ECR before anything changes, so a missing tag fails with
-//! exit 2 and the service untouched. `desiredCount` is never sent: auto-scaling owns it.
+//! exit 2 and the service untouched. `desiredCount` is never sent: auto-scaling owns it. A
+//! deployment configuration is sent only with strategy overrides, merged into the service's own.
 
 mod inputs;
 mod render;
 mod revision;
+mod strategy;
 mod summary;
 
 use std::path::PathBuf;
@@ -19,6 +21,7 @@ use swa_ecs::{EcsError, revision_label};
 use swa_gha::{ActionError, Foreign, Gha};
 
 pub use inputs::RevisionSpec;
+pub use strategy::{Minutes, Percent, Strategy};
 pub use swa_ecs::{EcrRepo, ImageRef};
 
 use inputs::{Checked, check_inputs};
@@ -62,6 +65,25 @@ pub struct Args {
     /// Print what would change and change nothing.
     #[arg(long = "dry-run", action = clap::ArgAction::Set, value_parser = swa_gha::parse_bool, default_value = "false")]
     pub dry_run: bool,
+    /// The deployment strategy for this update, instead of the service's own.
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
+    /// How long both revisions run after the traffic has shifted (`10m`, `1h`; up to 24h);
+    /// blue-green, linear and canary only.
+    #[arg(long = "bake-time", value_parser = Minutes::parse)]
+    pub bake_time: Option<Minutes>,
+    /// The share of the traffic the canary gets (0.1 to 100, in steps of 0.1); canary only.
+    #[arg(long = "canary-percent", value_parser = Percent::parse_canary)]
+    pub canary_percent: Option<Percent>,
+    /// How long the canary runs before the rest of the traffic shifts (`5m`); canary only.
+    #[arg(long = "canary-bake-time", value_parser = Minutes::parse)]
+    pub canary_bake_time: Option<Minutes>,
+    /// The share of the traffic each step shifts (3 to 100, in steps of 0.1); linear only.
+    #[arg(long = "linear-step-percent", value_parser = Percent::parse_linear_step)]
+    pub linear_step_percent: Option<Percent>,
+    /// How long to wait between two steps (`3m`); linear only.
+    #[arg(long = "linear-step-bake-time", value_parser = Minutes::parse)]
+    pub linear_step_bake_time: Option<Minutes>,
 }
 
 /// Every output the action writes, in the order it writes them.
@@ -103,6 +125,13 @@ async fn deploy(
         Foreign(service.service_name().unwrap_or(&args.service)),
         Foreign(revision_label(&current_arn))
     ));
+    let overrides = plan.overrides.apply(&service)?;
+    if let Some(applied) = &overrides {
+        gha.info(format!(
+            "Strategy overrides: {}",
+            Foreign(&applied.description)
+        ));
+    }
 
     let outcome = match &plan.revision {
         Some(spec) => revision::deploy_revision(clients, gha, &service, spec).await?,
@@ -121,7 +150,7 @@ async fn deploy(
     if args.dry_run {
         gha.notice(if deploy {
             format!(
-                "Dry run: would update {} to {}{}; nothing was changed",
+                "Dry run: would update {} to {}{}{}; nothing was changed",
                 args.service,
                 if target_arn.is_empty() {
                     "a new revision"
@@ -132,12 +161,21 @@ async fn deploy(
                     " (forcing a new deployment)"
                 } else {
                     ""
-                }
+                },
+                overrides
+                    .as_ref()
+                    .map(|a| format!(" with strategy overrides: {}", a.description))
+                    .unwrap_or_default()
             )
         } else {
             format!(
-                "Dry run: {} already runs this task definition; nothing would change",
-                args.service
+                "Dry run: {} already runs this task definition; nothing would change{}",
+                args.service,
+                if overrides.is_some() {
+                    ", and the strategy overrides would not be applied"
+                } else {
+                    ""
+                }
             )
         });
         deployment_id = String::new();
@@ -148,6 +186,7 @@ async fn deploy(
             .service(&args.service)
             .task_definition(&target_arn)
             .force_new_deployment(args.force_new_deployment)
+            .set_deployment_configuration(overrides.as_ref().map(|a| a.configuration.clone()))
             .send()
             .await
             .map_err(|e| EcsError::call("UpdateService", "", error_text(&e)))?;
@@ -170,9 +209,14 @@ async fn deploy(
         }
     } else {
         gha.notice(format!(
-            "{} already runs this task definition ({}); nothing was registered or deployed",
+            "{} already runs this task definition ({}); nothing was registered or deployed{}",
             args.service,
-            revision_label(&current_arn)
+            revision_label(&current_arn),
+            if overrides.is_some() {
+                ", and the strategy overrides were not applied"
+            } else {
+                ""
+            }
         ));
     }
 
@@ -190,6 +234,7 @@ async fn deploy(
         deployment_id: &deployment_id,
         deploy,
         diff: &diff,
+        overrides: overrides.as_ref().map(|a| a.description.as_str()),
     };
     gha.summary(&summary.markdown())?;
     Ok(())

@@ -18,6 +18,8 @@ pub(crate) struct Report<'a> {
     /// Whether the service is (or would be) updated.
     pub deploy: bool,
     pub diff: &'a str,
+    /// What the strategy overrides set, when any were given.
+    pub overrides: Option<&'a str>,
 }
 
 impl Report<'_> {
@@ -41,6 +43,19 @@ impl Report<'_> {
                 "none (nothing changed)".to_string()
             },
         );
+        if let Some(overrides) = self.overrides {
+            summary.push_str(&format!(
+                "| Strategy overrides | {}{} |\n",
+                md::text(overrides),
+                if self.args.dry_run {
+                    " (not applied: dry run)"
+                } else if self.deploy {
+                    ""
+                } else {
+                    " (not applied: nothing changed)"
+                }
+            ));
+        }
         if !self.diff.is_empty() {
             // Blank lines around the HTML block, or GitHub renders what follows it as HTML too.
             summary.push_str(&format!(
