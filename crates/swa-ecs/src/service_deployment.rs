@@ -133,10 +133,23 @@ impl ServiceDeploymentState {
         self.status == "SUCCESSFUL"
     }
 
-    /// "IN_PROGRESS, stage BAKE_TIME": how the log and the summary tell where it is.
+    /// Still going: pending, in progress, or asked to stop or roll back and not done yet.
+    pub fn in_flight(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "PENDING"
+                | "IN_PROGRESS"
+                | "STOP_REQUESTED"
+                | "ROLLBACK_REQUESTED"
+                | "ROLLBACK_IN_PROGRESS"
+        )
+    }
+
+    /// "IN_PROGRESS, stage BAKE_TIME": how the log and the summary tell where it is; the stage
+    /// only while it is in flight.
     pub fn state(&self) -> String {
         match &self.stage {
-            Some(stage) if !self.successful() => format!("{}, stage {stage}", self.status),
+            Some(stage) if self.in_flight() => format!("{}, stage {stage}", self.status),
             _ => self.status.clone(),
         }
     }

@@ -272,6 +272,8 @@ pub fn state_json(w: &World) -> Value {
                 "to": td(&d.target),
                 "rolledBackTo": d.rollback.as_ref().and_then(|r| td(&r.revision)),
                 "ecsDeployments": d.ecs_ids,
+                "lifecycleStage": d.stage,
+                "awaitingHook": d.hooks.iter().find(|h| h.status == "AWAITING_ACTION").map(|h| h.id.clone()),
             })
         })
         .collect();

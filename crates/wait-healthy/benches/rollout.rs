@@ -51,6 +51,9 @@ fn watch(
     })
     .unwrap();
     let id = start_rollout(&sandbox);
+    if scenario != "hook-fails" && sandbox.with_world(|w| w.service.strategy.shifts_traffic()) {
+        continue_at_test_traffic(&sandbox);
+    }
     // A workflow step starts at no particular moment of the rollout: start up to one poll
     // interval (2 s) late, so that the runs sample the phase between polls and ECS's timers.
     std::thread::sleep(Duration::from_millis(rand::random_range(0..2000)));
@@ -130,6 +133,48 @@ fn first_failure(timeline: &[swa_sandbox::Event]) -> Option<u128> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Waits until the traffic shift waits at its PAUSE hook after test traffic, and continues it,
+/// as a workflow does once its smoke test passed on the test listener.
+fn continue_at_test_traffic(sandbox: &Sandbox) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state = sandbox.state();
+        let newest = state["serviceDeployments"]
+            .as_array()
+            .and_then(|a| a.last().cloned())
+            .unwrap_or_default();
+        if let (Some(hook), Some(ecs_id)) = (
+            newest["awaitingHook"].as_str(),
+            newest["ecsDeployments"][0].as_str(),
+        ) {
+            let result = sandbox.with_world(|w| {
+                let now = w.clock.now();
+                w.continue_hook(ecs_id, hook, "CONTINUE", now)
+            });
+            result.unwrap();
+            return;
+        }
+        assert!(Instant::now() < deadline, "never paused at test traffic");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The instant of the first fact of `kind` whose detail ends with `suffix`.
+fn fact(timeline: &[swa_sandbox::Event], kind: &str, suffix: &str) -> Option<u128> {
+    timeline
+        .iter()
+        .find(|e| e.kind == kind && e.detail.ends_with(suffix))
+        .map(|e| e.at_unix_ms)
+}
+
+fn alarm(timeline: &[swa_sandbox::Event]) -> Option<u128> {
+    fact(timeline, "alarm", "")
+}
+
+fn hook_failed(timeline: &[swa_sandbox::Event]) -> Option<u128> {
+    fact(timeline, "hook", " FAILED")
 }
 
 /// Process start to the first byte of its first request, against a listener that only records
@@ -245,5 +290,31 @@ fn main() {
     report(
         "crash-loop rollout, from the first failure signal (3rd failed task or rollout FAILED)",
         &failed,
+    );
+
+    // Continued after test traffic, then through production traffic, the 3-minute bake and the
+    // old tasks' drain: the calls a minute of a wait that follows the service deployment.
+    let blue_green: Vec<Sample> = (0..runs)
+        .map(|_| watch("blue-green", clock, "complete", completed))
+        .collect();
+    report(
+        "blue/green through the bake (until complete), from service deployment SUCCESSFUL",
+        &blue_green,
+    );
+
+    let canary: Vec<Sample> = (0..runs)
+        .map(|_| watch("canary-alarm", clock, "complete", alarm))
+        .collect();
+    report(
+        "canary rolled back by an alarm (until complete), from the alarm firing",
+        &canary,
+    );
+
+    let hook: Vec<Sample> = (0..runs)
+        .map(|_| watch("hook-fails", clock, "complete", hook_failed))
+        .collect();
+    report(
+        "blue/green rolled back by a failing Lambda hook (until complete), from the hook failing",
+        &hook,
     );
 }

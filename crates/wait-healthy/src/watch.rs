@@ -323,6 +323,13 @@ impl Watch {
             Ok(followed) => {
                 self.followed_error = None;
                 self.phase(format!("service deployment {}", followed.state()));
+                // Each canary or linear step is a phase of its own.
+                if let Some(weight) = followed.production_weight.filter(|w| *w > 0.0)
+                    && followed.in_flight()
+                    && !followed.rolling_back()
+                {
+                    self.phase(format!("production traffic {weight}% on the new revision"));
+                }
                 self.followed = Some(followed);
             }
             Err(error) => {

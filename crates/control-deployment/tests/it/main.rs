@@ -177,3 +177,95 @@ fn bad_inputs_exit_2_before_any_call() {
         ::error title=Invalid input `wait`::input `wait` has the value `maybe`, which is not a boolean; use true or false
         "#);
 }
+
+/// Waits (at most a minute of real time) until the newest service deployment waits at a hook.
+fn until_paused(sandbox: &Sandbox) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    loop {
+        let sd = newest(sandbox);
+        if sd["awaitingHook"].is_string() {
+            return sd;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "never paused: {sd}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn stages(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .timeline()
+        .into_iter()
+        .filter(|e| e.kind == "lifecycle-stage")
+        .map(|e| e.detail)
+        .collect()
+}
+
+#[test]
+fn continue_answers_the_hook_a_blue_green_deployment_waits_at_after_test_traffic() {
+    let sandbox = sandbox("blue-green");
+    start_deployment(&sandbox);
+    let paused = until_paused(&sandbox);
+    assert_eq!(paused["lifecycleStage"], "POST_TEST_TRAFFIC_SHIFT");
+    let run = run(&sandbox, &[("action", "continue")]);
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.outputs["result"], "continued");
+    assert_eq!(changes(&sandbox), ["ContinueServiceDeployment"]);
+    let hook = paused["awaitingHook"].as_str().unwrap();
+    let continued = sandbox
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "ContinueServiceDeployment")
+        .unwrap();
+    assert_eq!(continued.request["hookId"], hook);
+    assert_eq!(continued.request["action"], "CONTINUE");
+    assert!(stages(&sandbox).contains(&"PRODUCTION_TRAFFIC_SHIFT".to_string()));
+    snapshots(|| {
+        let mut settings = insta::Settings::clone_current();
+        settings.add_filter(hook, "[HOOK]");
+        settings.bind(|| {
+            insta::assert_snapshot!(run.log, @r#"
+                Service deployment arn:aws:ecs:us-east-1:123456789012:service-deployment/startupwebapp-cluster/startupwebapp-service/lExqTnY-u3DG6NX_GRkoe is IN_PROGRESS, stage POST_TEST_TRAFFIC_SHIFT
+                Answered lifecycle hook [HOOK] with CONTINUE
+                ::notice::Continued: service deployment lExqTnY-u3DG6NX_GRkoe is IN_PROGRESS, stage BAKE_TIME
+                "#);
+        });
+    });
+}
+
+#[test]
+fn a_rollback_at_test_traffic_answers_the_hook_and_production_never_moves() {
+    let sandbox = sandbox("blue-green-test-fails");
+    start_deployment(&sandbox);
+    let paused = until_paused(&sandbox);
+    let run = run(&sandbox, &[("action", "rollback"), ("timeout", "5m")]);
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.outputs["result"], "rolled-back");
+    assert_eq!(run.outputs["status"], "ROLLBACK_SUCCESSFUL");
+    assert_eq!(changes(&sandbox), ["ContinueServiceDeployment"]);
+    let answered = sandbox
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "ContinueServiceDeployment")
+        .unwrap();
+    assert_eq!(answered.request["action"], "ROLLBACK");
+    assert!(!stages(&sandbox).contains(&"PRODUCTION_TRAFFIC_SHIFT".to_string()));
+    let sd = newest(&sandbox);
+    assert_eq!(sd["rolledBackTo"], TD_3, "{sd}");
+    let hook = paused["awaitingHook"].as_str().unwrap();
+    snapshots(|| {
+        let mut settings = insta::Settings::clone_current();
+        settings.add_filter(hook, "[HOOK]");
+        settings.bind(|| {
+            insta::assert_snapshot!(run.log, @r#"
+                Service deployment arn:aws:ecs:us-east-1:123456789012:service-deployment/startupwebapp-cluster/startupwebapp-service/lExqTnY-u3DG6NX_GRkoe is IN_PROGRESS, stage POST_TEST_TRAFFIC_SHIFT
+                Answered lifecycle hook [HOOK] with ROLLBACK
+                [[DURATION]] ROLLBACK_IN_PROGRESS, stage POST_TEST_TRAFFIC_SHIFT
+                [[DURATION]] ROLLBACK_SUCCESSFUL
+                ::notice::Rolled back: service deployment lExqTnY-u3DG6NX_GRkoe is ROLLBACK_SUCCESSFUL
+                "#);
+        });
+    });
+}

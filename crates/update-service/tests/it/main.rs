@@ -466,3 +466,39 @@ fn foreign_text_in_the_diff_is_inert_in_the_log_and_the_summary() {
     );
     assert!(run.summary.ends_with("</details>\n\n"), "{}", run.summary);
 }
+
+/// A rolling service switched to canary for this update: the sandbox takes the merged
+/// configuration, and the deployment moves production traffic in a canary step.
+#[test]
+fn a_strategy_override_switches_the_rollout_to_canary() {
+    let sandbox = sandbox("healthy");
+    let run = run(
+        &sandbox,
+        &[
+            ("image", &format!("{REPO}:release-4")),
+            ("strategy", "canary"),
+            ("bake-time", "5m"),
+            ("canary-percent", "20"),
+            ("canary-bake-time", "2m"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.log);
+    let update = &operations(&sandbox, "UpdateService")[0];
+    let config = &update["deploymentConfiguration"];
+    assert_eq!(config["strategy"], "CANARY", "{update}");
+    assert_eq!(config["bakeTimeInMinutes"], 5);
+    assert_eq!(config["canaryConfiguration"]["canaryPercent"], 20.0);
+    assert_eq!(config["canaryConfiguration"]["canaryBakeTimeInMinutes"], 2);
+    // The service's own settings are kept.
+    assert_eq!(config["deploymentCircuitBreaker"]["rollback"], true);
+    assert_eq!(config["maximumPercent"], 200);
+    let strategy = sandbox.with_world(|w| w.service.strategy.clone());
+    assert_eq!(strategy.kind, "CANARY");
+    assert_eq!(strategy.canary, (20.0, 2));
+    assert_eq!(strategy.bake_minutes, 5);
+    assert_eq!(
+        sandbox.with_world(|w| w.service.shift.as_ref().map(|s| s.strategy.kind.clone())),
+        Some("CANARY".to_string()),
+        "the update's deployment shifts traffic"
+    );
+}

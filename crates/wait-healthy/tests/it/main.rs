@@ -9,6 +9,7 @@ mod followed;
 mod foreign_text;
 mod rollout;
 mod slow_health_url;
+mod strategies;
 mod superseded;
 mod unreachable;
 

@@ -256,6 +256,7 @@ async fn an_alarm_in_the_canary_bake_is_a_rollback_that_names_the_alarm() {
             Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until complete
             Following service deployment arn:aws:ecs:us-east-1:123456789012:service-deployment/startupwebapp-cluster/startupwebapp-service/sd4 (strategy CANARY)
             [[DURATION]] service deployment IN_PROGRESS, stage PRODUCTION_TRAFFIC_SHIFT
+            [[DURATION]] production traffic 10% on the new revision
             event: 00:33:20 (service startupwebapp-service) has started 2 tasks: (task a) (task b).
             [[DURATION]] new tasks running
             [[DURATION]] targets healthy
