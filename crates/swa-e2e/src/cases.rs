@@ -11,6 +11,11 @@
 //! - login-broken: the rollout is healthy, the plan's verification finds the login answering 500,
 //!   and the rollback job takes both halves back: the backend to the revision it replaced, the
 //!   frontend to the commit the live deployment record names.
+//! - blue-green: a blue/green service with a PAUSE hook after test traffic and the caller's
+//!   TEST_URL: the plan's checks pass on the test listener and the deploy continues to production
+//!   (one ContinueServiceDeployment CONTINUE, no rollback job); with the new revision failing on
+//!   the test listener, the gate answers the hook with ROLLBACK, the deploy fails saying
+//!   production never saw it, and nothing else is deployed (no rollback job, no frontend).
 //! - frontend: examples/frontend deploy.yml on repository_dispatch uploads the site to the
 //!   sandbox's S3, a second run uploads nothing, and a caller passing `delete: false` deletes
 //!   nothing.
@@ -351,6 +356,89 @@ pub fn login_broken(e2e: &E2e) -> Result<()> {
         &[("/payload/frontend_ref", &live_frontend)],
     )?;
     eprintln!("both halves rolled back: frontend {live_frontend}");
+    Ok(())
+}
+
+/// The hook answers the deploy sent: ContinueServiceDeployment's `action`s, in order.
+fn hook_answers(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "ContinueServiceDeployment")
+        .map(|c| {
+            c.request["action"]
+                .as_str()
+                .unwrap_or("CONTINUE")
+                .to_string()
+        })
+        .collect()
+}
+
+pub fn blue_green(e2e: &E2e) -> Result<()> {
+    say("blue-green: smoke-tested on the test listener, then continued to production traffic");
+    let sandbox = e2e.sandbox("blue-green")?;
+    let frontend_url = format!("FRONTEND_URL={}", sandbox.app_url());
+    let test_url = format!("TEST_URL={}", sandbox.test_url());
+    let vars = ["--var", &frontend_url, "--var", &test_url];
+    let deploy = deploy_on_push(e2e, &sandbox, "deploy-blue-green", &e2e.app, &vars)?;
+    deploy.succeeded("the blue/green deploy failed")?;
+    deploy.expect(
+        "Success - Main Smoke test on test traffic",
+        "the test listener was not smoke-tested",
+    )?;
+    deploy.expect(
+        "Success - Main Continue to production traffic, or roll back",
+        "the deployment was not continued",
+    )?;
+    deploy.expect(&job_succeeded("Verify"), "the verification did not pass")?;
+    deploy.refuse(
+        r"\[Deploy/Deploy production/Roll back *\]",
+        "the healthy blue/green deploy rolled back",
+    )?;
+    count(&sandbox, "UpdateService", 1, "one deploy")?;
+    let answers = hook_answers(&sandbox);
+    ensure!(
+        answers == ["CONTINUE"],
+        "the hook was answered {answers:?}, not CONTINUE once"
+    );
+
+    say("blue-green-test-fails: the gate rolls back before production traffic moves");
+    let sandbox = e2e.sandbox("blue-green-test-fails")?;
+    let frontend_url = format!("FRONTEND_URL={}", sandbox.app_url());
+    let test_url = format!("TEST_URL={}", sandbox.test_url());
+    let vars = ["--var", &frontend_url, "--var", &test_url];
+    let deploy = deploy_on_push(
+        e2e,
+        &sandbox,
+        "deploy-blue-green-test-fails",
+        &e2e.app,
+        &vars,
+    )?;
+    deploy.failed("a deploy failing on the test listener succeeded")?;
+    deploy.expect(
+        "Rolled back on test traffic",
+        "the deploy did not say it rolled back on test traffic",
+    )?;
+    deploy.refuse(
+        r"\[Deploy/Deploy production/Roll back *\]",
+        "the rollback job ran after ECS had rolled back",
+    )?;
+    count(&sandbox, "UpdateService", 1, "the deploy only")?;
+    let answers = hook_answers(&sandbox);
+    ensure!(
+        answers == ["ROLLBACK"],
+        "the hook was answered {answers:?}, not ROLLBACK once"
+    );
+    let sent = dispatched(&sandbox);
+    ensure!(sent.is_empty(), "the frontend was dispatched: {sent:?}");
+    ensure!(
+        !sandbox
+            .timeline()
+            .iter()
+            .any(|e| e.kind == "lifecycle-stage" && e.detail == "PRODUCTION_TRAFFIC_SHIFT"),
+        "production traffic moved to the new revision"
+    );
+    check_record(&sandbox, "deploy", "in_progress,failure", &[])?;
     Ok(())
 }
 

@@ -40,11 +40,20 @@ use regex::Regex;
 
 use harness::{E2e, IMAGE, commit_fixture, copy, edit_lines, output, run, say, since};
 
-const USAGE: &str = "usage: swa-e2e [healthy|crash-loop|login-broken|frontend|all]";
+const USAGE: &str = "usage: swa-e2e [healthy|crash-loop|login-broken|blue-green|frontend|all]";
 
 fn main() -> ExitCode {
     let which = std::env::args().nth(1).unwrap_or_else(|| "all".into());
-    if !["healthy", "crash-loop", "login-broken", "frontend", "all"].contains(&which.as_str()) {
+    if ![
+        "healthy",
+        "crash-loop",
+        "login-broken",
+        "blue-green",
+        "frontend",
+        "all",
+    ]
+    .contains(&which.as_str())
+    {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
@@ -65,12 +74,14 @@ fn run_cases(which: &str) -> Result<()> {
         "healthy" => cases::healthy(&mut e2e)?,
         "crash-loop" => cases::crash_loop(&e2e)?,
         "login-broken" => cases::login_broken(&e2e)?,
+        "blue-green" => cases::blue_green(&e2e)?,
         "frontend" => cases::frontend(&mut e2e)?,
         _ => {
             cases::release_layout(&e2e)?;
             cases::healthy(&mut e2e)?;
             cases::crash_loop(&e2e)?;
             cases::login_broken(&e2e)?;
+            cases::blue_green(&e2e)?;
             cases::frontend(&mut e2e)?;
         }
     }
