@@ -386,6 +386,21 @@ pub fn describe_revisions(w: &mut World, req: &Value) -> Result<Value, ApiError>
     Ok(json!({"serviceRevisions": found, "failures": failures}))
 }
 
+/// The service deployment `arn`, else ECS's ServiceDeploymentNotFoundException.
+fn find<'a>(w: &'a World, arn: &str) -> Result<&'a ServiceDeployment, ApiError> {
+    w.history
+        .deployments
+        .iter()
+        .find(|d| d.arn == arn)
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "ServiceDeploymentNotFoundException",
+                "The service deployment does not exist.",
+            )
+        })
+}
+
 /// StopServiceDeployment: ROLLBACK (the default) puts the service back on the revision that last
 /// completed, inside the same service deployment, whether or not the deployment was configured
 /// to roll back; a deployment already stopping or rolling back goes on; one that is over cannot
@@ -407,13 +422,7 @@ pub fn stop(w: &mut World, req: &Value) -> Result<Value, ApiError> {
             )));
         }
     }
-    let Some(d) = w.history.deployments.iter().find(|d| d.arn == arn) else {
-        return Err(ApiError::new(
-            400,
-            "ServiceDeploymentNotFoundException",
-            "The service deployment does not exist.",
-        ));
-    };
+    let d = find(w, arn)?;
     match d.status {
         "PENDING" | "IN_PROGRESS" => {
             let ecs_id = d.ecs_ids[0].clone();
@@ -450,13 +459,7 @@ pub fn continue_deployment(w: &mut World, req: &Value) -> Result<Value, ApiError
             )));
         }
     };
-    let Some(d) = w.history.deployments.iter().find(|d| d.arn == arn) else {
-        return Err(ApiError::new(
-            400,
-            "ServiceDeploymentNotFoundException",
-            "The service deployment does not exist.",
-        ));
-    };
+    let d = find(w, arn)?;
     if !matches!(d.status, "PENDING" | "IN_PROGRESS") {
         return Err(ApiError::new(
             400,

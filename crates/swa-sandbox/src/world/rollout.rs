@@ -219,20 +219,11 @@ impl World {
             history::failed(self, &failed_id, failures, None, at);
             return;
         }
-        let (to_id, to_td) = self.service.last_completed.clone();
-        let id = self.push_primary(
-            &to_td,
-            |_| format!("ECS deployment circuit breaker: rolling back to deploymentId {to_id}."),
+        let (id, to_id) = self.start_rollback(
+            &failed_id,
+            |to| format!("ECS deployment circuit breaker: rolling back to deploymentId {to}."),
             at,
         );
-        if self.service.shift.take().is_some() {
-            self.adopt_old_tasks(&id, &failed_id);
-        }
-        self.service_event_at(
-            at,
-            format!("(service {SERVICE}) (deployment {id}) rolling back to deployment {to_id}."),
-        );
-        self.event(at, "rollback-started", format!("{id} {to_td}"));
         history::failed(self, &failed_id, failures, Some((&id, &to_id)), at);
     }
 
@@ -250,19 +241,36 @@ impl World {
             self.roll_back_shift("Rollback requested by StopServiceDeployment.".into(), at);
             return;
         }
-        let (to_id, to_td) = self.service.last_completed.clone();
-        let id = self.push_primary(
-            &to_td,
-            |_| format!("ECS deployment rollback requested: rolling back to deploymentId {to_id}."),
+        let (id, to_id) = self.start_rollback(
+            ecs_id,
+            |to| format!("ECS deployment rollback requested: rolling back to deploymentId {to}."),
             at,
         );
+        history::rollback_requested(self, ecs_id, &id, &to_id, at);
+    }
+
+    /// Rolls the service back to the revision that last completed, away from the ECS deployment
+    /// `from`: a new PRIMARY deployment (its rollout reason worded by `reason` for the deployment
+    /// it goes back to) that adopts the old tasks when a traffic shift was in flight. Returns
+    /// its id and the id of the deployment it goes back to.
+    pub(super) fn start_rollback(
+        &mut self,
+        from: &str,
+        reason: impl Fn(&str) -> String,
+        at: i64,
+    ) -> (String, String) {
+        let (to_id, to_td) = self.service.last_completed.clone();
+        let id = self.push_primary(&to_td, |_| reason(&to_id), at);
+        if self.service.shift.take().is_some() {
+            self.adopt_old_tasks(&id, from);
+        }
         self.service.steady_reported = false;
         self.service_event_at(
             at,
             format!("(service {SERVICE}) (deployment {id}) rolling back to deployment {to_id}."),
         );
         self.event(at, "rollback-started", format!("{id} {to_td}"));
-        history::rollback_requested(self, ecs_id, &id, &to_id, at);
+        (id, to_id)
     }
 
     /// Puts a new IN_PROGRESS deployment of `td_arn` first, as PRIMARY (the others become

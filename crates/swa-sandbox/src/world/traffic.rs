@@ -9,7 +9,7 @@
 //! (CLEAN_UP) and the deployment completes. A rollback makes a new PRIMARY deployment of the old
 //! revision that adopts the blue tasks, so the green ones drain and nothing restarts.
 
-use super::{ACCOUNT, Behaviour, REGION, SECOND, SERVICE, World, history, service_behaviour};
+use super::{ACCOUNT, Behaviour, REGION, SECOND, World, history, service_behaviour};
 
 /// The strategies ECS knows.
 pub const STRATEGIES: [&str; 4] = ["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"];
@@ -534,23 +534,15 @@ impl World {
     /// Production and test traffic go back to the old revision at once: a new PRIMARY deployment
     /// of it adopts the old tasks, and the new ones drain.
     pub(super) fn roll_back_shift(&mut self, reason: String, at: i64) {
-        let Some(shift) = self.service.shift.take() else {
+        let Some(green) = self.service.shift.as_ref().map(|s| s.ecs_id.clone()) else {
             return;
         };
-        let (to_id, to_td) = self.service.last_completed.clone();
-        let id = self.push_primary(
-            &to_td,
-            |_| format!("{reason} Rolling back to deploymentId {to_id}."),
+        let (id, to_id) = self.start_rollback(
+            &green,
+            |to| format!("{reason} ECS is rolling back to deploymentId {to}."),
             at,
         );
-        self.adopt_old_tasks(&id, &shift.ecs_id);
-        self.service.steady_reported = false;
-        self.service_event_at(
-            at,
-            format!("(service {SERVICE}) (deployment {id}) rolling back to deployment {to_id}."),
-        );
-        self.event(at, "rollback-started", format!("{id} {to_td}"));
-        history::rolled_back(self, &shift.ecs_id, &id, &to_id, &reason, at);
+        history::rolled_back(self, &green, &id, &to_id, &reason, at);
     }
 
     /// The tasks of every deployment but `green` now belong to `to`, a rollback's deployment.
