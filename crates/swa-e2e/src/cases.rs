@@ -374,13 +374,21 @@ fn hook_answers(sandbox: &Sandbox) -> Vec<String> {
         .collect()
 }
 
-pub fn blue_green(e2e: &E2e) -> Result<()> {
-    say("blue-green: smoke-tested on the test listener, then continued to production traffic");
-    let sandbox = e2e.sandbox("blue-green")?;
+/// The push deploy against a sandbox of `scenario`, the caller passing its test listener as
+/// TEST_URL.
+fn deploy_with_test_listener(e2e: &E2e, scenario: &str) -> Result<(Sandbox, Act)> {
+    let sandbox = e2e.sandbox(scenario)?;
     let frontend_url = format!("FRONTEND_URL={}", sandbox.app_url());
     let test_url = format!("TEST_URL={}", sandbox.test_url());
     let vars = ["--var", &frontend_url, "--var", &test_url];
-    let deploy = deploy_on_push(e2e, &sandbox, "deploy-blue-green", &e2e.app, &vars)?;
+    let name = format!("deploy-{scenario}");
+    let deploy = deploy_on_push(e2e, &sandbox, &name, &e2e.app, &vars)?;
+    Ok((sandbox, deploy))
+}
+
+pub fn blue_green(e2e: &E2e) -> Result<()> {
+    say("blue-green: smoke-tested on the test listener, then continued to production traffic");
+    let (sandbox, deploy) = deploy_with_test_listener(e2e, "blue-green")?;
     deploy.succeeded("the blue/green deploy failed")?;
     deploy.expect(
         "Success - Main Smoke test on test traffic",
@@ -403,17 +411,7 @@ pub fn blue_green(e2e: &E2e) -> Result<()> {
     );
 
     say("blue-green-test-fails: the gate rolls back before production traffic moves");
-    let sandbox = e2e.sandbox("blue-green-test-fails")?;
-    let frontend_url = format!("FRONTEND_URL={}", sandbox.app_url());
-    let test_url = format!("TEST_URL={}", sandbox.test_url());
-    let vars = ["--var", &frontend_url, "--var", &test_url];
-    let deploy = deploy_on_push(
-        e2e,
-        &sandbox,
-        "deploy-blue-green-test-fails",
-        &e2e.app,
-        &vars,
-    )?;
+    let (sandbox, deploy) = deploy_with_test_listener(e2e, "blue-green-test-fails")?;
     deploy.failed("a deploy failing on the test listener succeeded")?;
     deploy.expect(
         "Rolled back on test traffic",

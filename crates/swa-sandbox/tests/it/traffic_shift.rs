@@ -43,6 +43,20 @@ async fn deploy(ecs: &swa_aws::ecs::Client) -> String {
     list(ecs).await[0].0.clone()
 }
 
+/// Deploys release 4, waits for the PAUSE hook after test traffic and continues it; the service
+/// deployment.
+async fn deploy_and_continue(ecs: &swa_aws::ecs::Client) -> String {
+    let arn = deploy(ecs).await;
+    let d = until(ecs, &arn, |d| paused(d).is_some()).await;
+    ecs.continue_service_deployment()
+        .service_deployment_arn(&arn)
+        .hook_id(paused(&d).unwrap())
+        .send()
+        .await
+        .unwrap();
+    arn
+}
+
 /// Waits until the service deployment `arn` satisfies `check`.
 async fn until(
     ecs: &swa_aws::ecs::Client,
@@ -226,14 +240,7 @@ async fn a_canary_alarm_rolls_back_with_only_the_canary_on_the_new_revision() {
     let sandbox = start("canary-alarm", 20.0);
     let aws = aws(&sandbox).await;
     let ecs = aws.ecs();
-    let arn = deploy(&ecs).await;
-    let d = until(&ecs, &arn, |d| paused(d).is_some()).await;
-    ecs.continue_service_deployment()
-        .service_deployment_arn(&arn)
-        .hook_id(paused(&d).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let arn = deploy_and_continue(&ecs).await;
     let canary = until(&ecs, &arn, |d| stage(d) == "PRODUCTION_TRAFFIC_SHIFT").await;
     assert_eq!(weights(&canary), (10.0, 100.0));
     // About one request in ten reaches the canary.
@@ -271,14 +278,7 @@ async fn linear_moves_production_traffic_in_steps() {
     let sandbox = start("linear", 60.0);
     let aws = aws(&sandbox).await;
     let ecs = aws.ecs();
-    let arn = deploy(&ecs).await;
-    let d = until(&ecs, &arn, |d| paused(d).is_some()).await;
-    ecs.continue_service_deployment()
-        .service_deployment_arn(&arn)
-        .hook_id(paused(&d).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let arn = deploy_and_continue(&ecs).await;
     until(&ecs, &arn, |d| status(d) == "SUCCESSFUL").await;
     let production: Vec<String> = timeline(&sandbox, "traffic")
         .iter()

@@ -44,6 +44,20 @@ fn paused_at_test_traffic(sandbox: &Sandbox, id: &str) -> (String, String) {
     )
 }
 
+/// Continues the hook, then waits for the service deployment `arn` `until` the given point.
+fn continue_then_wait(sandbox: &Sandbox, id: &str, arn: &str, hook: &str, until: &str) -> StepRun {
+    continue_hook(sandbox, arn, hook);
+    run(
+        sandbox,
+        &[
+            ("deployment-id", id),
+            ("service-deployment-arn", arn),
+            ("until", until),
+            ("timeout", "3m"),
+        ],
+    )
+}
+
 /// The error's sentence that names the rollback's cause.
 fn cause(run: &StepRun) -> String {
     run.errors()
@@ -66,16 +80,7 @@ fn blue_green_pauses_after_test_traffic_then_completes_once_continued() {
             )),
         "waiting changes nothing"
     );
-    continue_hook(&sandbox, &arn, &hook);
-    let run = run(
-        &sandbox,
-        &[
-            ("deployment-id", &id),
-            ("service-deployment-arn", &arn),
-            ("until", "complete"),
-            ("timeout", "3m"),
-        ],
-    );
+    let run = continue_then_wait(&sandbox, &id, &arn, &hook, "complete");
     assert_eq!(run.code, 0, "{}", run.log);
     assert_eq!(run.outputs["result"], "healthy");
     assert_eq!(run.outputs["service-deployment-status"], "SUCCESSFUL");
@@ -87,16 +92,7 @@ fn a_canary_alarm_rolls_back_and_the_error_names_the_alarm() {
     let sandbox = sandbox("canary-alarm");
     let id = start_rollout(&sandbox);
     let (arn, hook) = paused_at_test_traffic(&sandbox, &id);
-    continue_hook(&sandbox, &arn, &hook);
-    let run = run(
-        &sandbox,
-        &[
-            ("deployment-id", &id),
-            ("service-deployment-arn", &arn),
-            ("until", "complete"),
-            ("timeout", "3m"),
-        ],
-    );
+    let run = continue_then_wait(&sandbox, &id, &arn, &hook, "complete");
     assert_eq!(run.code, 1, "{}", run.log);
     assert_eq!(run.outputs["result"], "rolled-back");
     assert_eq!(run.outputs["production-weight"], "0");
@@ -130,16 +126,7 @@ fn linear_reports_each_step_of_production_traffic() {
     let sandbox = sandbox_at("linear", 8.0);
     let id = start_rollout(&sandbox);
     let (arn, hook) = paused_at_test_traffic(&sandbox, &id);
-    continue_hook(&sandbox, &arn, &hook);
-    let run = run(
-        &sandbox,
-        &[
-            ("deployment-id", &id),
-            ("service-deployment-arn", &arn),
-            ("until", "bake"),
-            ("timeout", "3m"),
-        ],
-    );
+    let run = continue_then_wait(&sandbox, &id, &arn, &hook, "bake");
     assert_eq!(run.code, 0, "{}", run.log);
     assert_eq!(run.outputs["production-weight"], "100");
     assert_eq!(run.outputs["lifecycle-stage"], "BAKE_TIME");
