@@ -5,32 +5,49 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-/// Calls allowed at once, before the per-minute budget applies.
-const BURST: f64 = 3.0;
+/// Calls allowed at once (the first look: the service, the service deployment found and
+/// described, the new tasks), before the per-minute rate applies.
+const BURST: f64 = 6.0;
 
+/// The call budget is a token bucket: `BURST` calls at once, refilled at the per-minute rate up
+/// to `BURST` again, so that no minute sees more than `BURST` plus the rate. A poll may overspend
+/// (the bucket goes into debt); the next one waits until a call is affordable again.
 #[derive(Debug)]
 pub struct Pacer {
-    start: Instant,
     interval: Duration,
     per_minute: f64,
     calls: u32,
     throttled: u32,
+    /// Calls affordable at `updated`; negative when in debt.
+    tokens: f64,
+    updated: Instant,
+    start: Instant,
 }
 
 impl Pacer {
     pub fn new(interval: Duration, per_minute: f64) -> Pacer {
         Pacer {
-            start: Instant::now(),
             interval,
             per_minute,
             calls: 0,
             throttled: 0,
+            tokens: BURST,
+            updated: Instant::now(),
+            start: Instant::now(),
         }
+    }
+
+    /// The calls affordable now at `per_minute` (the bucket of the normal pace).
+    fn tokens(&self, per_minute: f64) -> f64 {
+        let refilled = self.updated.elapsed().as_secs_f64() * per_minute / 60.0;
+        (self.tokens + refilled).min(BURST)
     }
 
     /// Counts `n` API calls against the budget.
     pub fn spent(&mut self, n: u32) {
         self.calls += n;
+        self.tokens = self.tokens(self.per_minute) - f64::from(n);
+        self.updated = Instant::now();
     }
 
     pub fn calls(&self) -> u32 {
@@ -61,17 +78,16 @@ impl Pacer {
         if self.throttled > 0 {
             delay = self.interval * (1 << self.throttled);
         }
-        // The budget: by time t at most BURST + per_minute * t / 60 calls (the burst covers the
-        // first look: the service, its task definition, its tasks). The next poll spends at
-        // least one more.
-        let per_minute = if failing {
-            self.per_minute * 2.0
+        let budget_wait = if failing {
+            // Failing tasks: the verdict is near, and worth twice the rate over the whole wait
+            // (BURST plus twice the rate times the time waited), the calls saved included.
+            let owed = (f64::from(self.calls) + 1.0 - BURST).max(0.0);
+            let earliest = Duration::from_secs_f64(owed * 60.0 / (self.per_minute * 2.0));
+            earliest.saturating_sub(self.start.elapsed())
         } else {
-            self.per_minute
+            let owed = (1.0 - self.tokens(self.per_minute)).max(0.0);
+            Duration::from_secs_f64(owed * 60.0 / self.per_minute)
         };
-        let owed = (f64::from(self.calls) + 1.0 - BURST).max(0.0);
-        let earliest = Duration::from_secs_f64(owed * 60.0 / per_minute);
-        let budget_wait = earliest.saturating_sub(self.start.elapsed());
         if budget_wait > delay {
             // Jitter upwards only: the budget holds, and polls do not lock step with the
             // service's own timers.
@@ -111,14 +127,35 @@ mod tests {
             "the burst covers the first look"
         );
         pacer.spent(20);
-        // 23 calls at 40 a minute (after a burst of 3) need 30 s: a close poll waits for the budget.
+        // 23 calls at 40 a minute (after a burst of 6) need 25.5 s: a close poll waits for the
+        // budget.
         let d = pacer.next_delay(true, false);
         assert!(d > Duration::from_secs(25), "{d:?}");
-        // Failing tasks get twice the budget: 23 calls need 15 s.
+        // Failing tasks get twice the budget: 23 calls need 12.75 s.
         let f = pacer.next_delay(false, true);
         assert!(
             f > Duration::from_secs(12) && f < Duration::from_secs(20),
             "{f:?}"
+        );
+    }
+
+    #[test]
+    fn idle_time_saves_no_more_than_the_burst() {
+        let mut pacer = Pacer::new(Duration::from_secs(2), 34.0);
+        pacer.spent(10);
+        assert!((pacer.tokens(34.0) + 4.0).abs() < 0.01, "in debt by 4");
+        pacer.updated -= Duration::from_secs(600);
+        assert_eq!(
+            pacer.tokens(34.0),
+            BURST,
+            "ten idle minutes save only the burst"
+        );
+        // So a minute sees at most the burst and the rate: 6 at once, then 34 more.
+        pacer.spent(6);
+        let d = pacer.next_delay(true, false);
+        assert!(
+            d >= Duration::from_millis(1700) && d < Duration::from_millis(1900),
+            "{d:?}"
         );
     }
 

@@ -116,6 +116,8 @@ pub struct Watch {
     /// Known after the first answer.
     watched: Option<Watched>,
     definition: Option<TaskDefinition>,
+    /// DescribeTaskDefinition was sent for the watched revision.
+    definition_read: bool,
     // What was seen.
     progress: Progress,
     events: Events,
@@ -132,6 +134,8 @@ pub struct Watch {
     unhealthy_targets: Vec<UnhealthyTarget>,
     close: bool,
     successor: Option<Successor>,
+    /// When DescribeServices was last sent.
+    described: Instant,
 }
 
 impl Watch {
@@ -158,6 +162,7 @@ impl Watch {
             last_error: None,
             watched: None,
             definition: None,
+            definition_read: false,
             progress: Progress::default(),
             events: Events::default(),
             shown_events: Vec::new(),
@@ -170,6 +175,7 @@ impl Watch {
             unhealthy_targets: Vec::new(),
             close: false,
             successor: None,
+            described: Instant::now(),
         })
     }
 
@@ -195,9 +201,11 @@ impl Watch {
             if remaining.is_zero() {
                 return Ok(self.timed_out());
             }
+            // A look at the service deployment alone is cheap: as soon as the budget allows.
+            let close = self.close || self.shifting().is_some();
             let delay = self
                 .observer
-                .next_delay(self.close, self.progress.failed_tasks > 0)
+                .next_delay(close, self.progress.failed_tasks > 0)
                 .min(remaining);
             tokio::time::sleep(delay).await;
         }
@@ -250,9 +258,42 @@ impl Watch {
         )
     }
 
-    /// One look at the service; `Some` when the wait is over.
+    /// One look; `Some` when the wait is over. While a traffic shift is under way, a look reads
+    /// only the service deployment, and the service too when that changed (or every few
+    /// intervals): one call a look, so that a change is seen within a second or two at the
+    /// call budget.
     async fn poll(&mut self) -> Result<Option<Outcome>, ActionError> {
+        if let Some(arn) = self.shifting() {
+            let before = self.followed.clone();
+            self.read_followed(&arn).await;
+            if self.followed_error.is_none() && self.followed == before {
+                return Ok(None);
+            }
+            return self.look(true).await;
+        }
+        self.look(false).await
+    }
+
+    /// The followed service deployment, when the next look may read it alone: it shifts traffic
+    /// (past POST_SCALE_UP, in progress, no failed task seen), only it can end the wait (a stage,
+    /// `complete`, `steady`), and the service was described less than five intervals ago.
+    fn shifting(&self) -> Option<String> {
+        let watched = self.watched.as_ref()?;
+        let followed = self.followed.as_ref()?;
+        let stage = followed.stage.as_deref().and_then(swa_ecs::stage_rank)?;
+        let shifting = watched.strategy != "ROLLING"
+            && followed.status == "IN_PROGRESS"
+            && stage >= swa_ecs::stage_rank("POST_SCALE_UP")?
+            && self.settings.until != Until::Serving
+            && self.progress.failed_tasks == 0
+            && self.described.elapsed() < self.settings.poll_interval * 5;
+        shifting.then(|| watched.service_deployment.clone())?
+    }
+
+    /// One look at the service (`followed_read`: the service deployment was just read).
+    async fn look(&mut self, followed_read: bool) -> Result<Option<Outcome>, ActionError> {
         let started = Instant::now();
+        self.described = started;
         let described = match self.observer.describe_service().await? {
             Ok(described) => {
                 self.answered();
@@ -266,8 +307,9 @@ impl Watch {
             Some(watched) => watched.clone(),
             None => self.first_look(&service).await?,
         };
-        let mut followed_read = false;
+        let mut followed_read = followed_read;
         if let Some(arn) = &watched.service_deployment
+            && !followed_read
             && self.follows_every_poll(&watched)
         {
             self.read_followed(arn).await;
@@ -417,8 +459,19 @@ impl Watch {
             }
         }
         self.watched = Some(watched.clone());
-        self.definition = self.describe_definition(&watched.revision).await;
         Ok(watched)
+    }
+
+    /// The watched revision's task definition, described the first time a stopped task or the
+    /// summary needs it (not on the first look, which the call budget keeps short).
+    async fn definition(&mut self) -> Option<TaskDefinition> {
+        if !self.definition_read
+            && let Some(revision) = self.watched.as_ref().map(|w| w.revision.clone())
+        {
+            self.definition_read = true;
+            self.definition = self.describe_definition(&revision).await;
+        }
+        self.definition.clone()
     }
 
     async fn describe_definition(&mut self, arn: &str) -> Option<TaskDefinition> {
@@ -507,9 +560,10 @@ impl Watch {
 
     /// Lists the deployment's stopped tasks and warns of each new one.
     async fn list_stopped(&mut self, watched: &Watched) {
+        let definition = self.definition().await;
         let listed = self
             .observer
-            .new_stopped_tasks(watched, self.definition.as_ref())
+            .new_stopped_tasks(watched, definition.as_ref())
             .await;
         match listed {
             Ok(stopped) => {
@@ -582,6 +636,7 @@ impl Watch {
         }
         let failed = self.failed_tasks();
         let probed = self.prober.as_ref().map(|p| p.latest());
+        self.definition().await;
         let wait = Wait {
             service: &self.settings.service,
             outcome: &outcome,

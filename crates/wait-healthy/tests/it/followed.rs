@@ -99,6 +99,7 @@ fn a_stage_of_a_rolling_service_is_refused_without_a_change() {
 fn a_cancelled_job_asks_ecs_to_roll_back_with_rollback_on_cancel() {
     let sandbox = sandbox("slow-start");
     let id = start_rollout(&sandbox);
+    let before = sandbox.calls().len();
     let running = step(
         &sandbox,
         &[
@@ -108,13 +109,11 @@ fn a_cancelled_job_asks_ecs_to_roll_back_with_rollback_on_cancel() {
         ],
     )
     .spawn();
-    // Wait until it has seen the deployment: it reads the task definition next (the rollout
-    // read it once before).
+    // Wait until it has seen the deployment: its second look at the service.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while sandbox
-        .calls()
+    while sandbox.calls()[before..]
         .iter()
-        .filter(|c| c.operation == "DescribeTaskDefinition")
+        .filter(|c| c.operation == "DescribeServices")
         .count()
         < 2
         && std::time::Instant::now() < deadline
