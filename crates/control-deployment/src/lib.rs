@@ -41,6 +41,20 @@ pub struct Args {
     /// How long to wait (`90s`, `10m`).
     #[arg(long, value_parser = swa_gha::parse_duration, default_value = "10m")]
     pub timeout: Duration,
+    /// A deployment that is over: `error` (bad input, exit 2) or `skip` (exit 0, result
+    /// `not-in-flight`).
+    #[arg(long = "if-not-in-flight", value_enum, default_value = "error")]
+    pub if_not_in_flight: IfNotInFlight,
+}
+
+/// What a deployment that is over (successful, stopped, rolled back) makes of the action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IfNotInFlight {
+    /// Bad input: exit 2, nothing asked of ECS.
+    Error,
+    /// Nothing to do: exit 0 with result `not-in-flight`, for a caller that then deploys an
+    /// earlier revision instead.
+    Skip,
 }
 
 /// What to ask of the deployment.
@@ -156,19 +170,27 @@ pub async fn control(ecs: &ecs::Client, args: &Args, gha: &Gha) -> Result<(), Ac
     swa_ecs::describe_service(ecs, &args.cluster, &args.service).await?;
     let arn = match &args.service_deployment_arn {
         Some(arn) => arn.clone(),
-        None => swa_ecs::in_flight_service_deployment(ecs, &args.cluster, &args.service)
-            .await
-            .map_err(|e| ActionError::failed(e.to_string()))?
-            .ok_or_else(|| {
-                ActionError::input(
-                    "service",
-                    format!(
-                        "`{}` has no service deployment in flight; there is nothing to {}",
-                        args.service,
-                        args.action.verb()
-                    ),
-                )
-            })?,
+        None => {
+            let found = swa_ecs::in_flight_service_deployment(ecs, &args.cluster, &args.service)
+                .await
+                .map_err(|e| ActionError::failed(e.to_string()))?;
+            match found {
+                Some(arn) => arn,
+                None if args.if_not_in_flight == IfNotInFlight::Skip => {
+                    return skip(args, None, gha);
+                }
+                None => {
+                    return Err(ActionError::input(
+                        "service",
+                        format!(
+                            "`{}` has no service deployment in flight; there is nothing to {}",
+                            args.service,
+                            args.action.verb()
+                        ),
+                    ));
+                }
+            }
+        }
     };
     let before = swa_ecs::describe_service_deployment(ecs, &arn)
         .await
@@ -178,8 +200,21 @@ pub async fn control(ecs: &ecs::Client, args: &Args, gha: &Gha) -> Result<(), Ac
         Foreign(&arn),
         before.state()
     ));
+    if args.if_not_in_flight == IfNotInFlight::Skip && !before.in_flight() {
+        return skip(args, Some(&before), gha);
+    }
     let call = plan(args.action, &before)?;
-    ask(ecs, &arn, &call, gha).await?;
+    if let Err(refused) = ask(ecs, &arn, &call, gha).await {
+        // It may have ended between the look and the call.
+        if args.if_not_in_flight == IfNotInFlight::Skip
+            && let Ok(now) = swa_ecs::describe_service_deployment(ecs, &arn).await
+            && !now.in_flight()
+        {
+            gha.warning(format!("{refused}; it is over now"));
+            return skip(args, Some(&now), gha);
+        }
+        return Err(refused);
+    }
     let waits = args.wait && args.action != Control::Continue;
     let after = if waits {
         wait(ecs, &arn, args.action, args.timeout, gha).await?
@@ -221,6 +256,49 @@ pub async fn control(ecs: &ecs::Client, args: &Args, gha: &Gha) -> Result<(), Ac
         Foreign(revision_label(&arn)),
         after.state()
     ));
+    Ok(())
+}
+
+/// The deployment is over and `if-not-in-flight` is `skip`: say so, with where production
+/// traffic is, and change nothing.
+fn skip(args: &Args, state: Option<&ServiceDeploymentState>, gha: &Gha) -> Result<(), ActionError> {
+    let revision = state
+        .and_then(|state| {
+            if state.rolling_back() || state.status == "STOPPED" {
+                state
+                    .rollback_revision
+                    .clone()
+                    .or_else(|| state.source_revisions.first().cloned())
+            } else {
+                state.target_revision.clone()
+            }
+        })
+        .unwrap_or_default();
+    gha.set_output("result", "not-in-flight")?;
+    gha.set_output(
+        "service-deployment-arn",
+        state.map(|s| s.arn.as_str()).unwrap_or_default(),
+    )?;
+    gha.set_output(
+        "status",
+        state.map(|s| s.status.as_str()).unwrap_or_default(),
+    )?;
+    gha.set_output("service-revision", &revision)?;
+    let what = match state {
+        Some(state) => {
+            gha.summary(&summary(args, state, state, &revision, false))?;
+            format!(
+                "service deployment {} is {}, not in flight",
+                Foreign(revision_label(&state.arn)),
+                state.state()
+            )
+        }
+        None => format!(
+            "service `{}` has no service deployment in flight",
+            args.service
+        ),
+    };
+    gha.notice(format!("Nothing to {}: {what}", args.action.verb()));
     Ok(())
 }
 

@@ -142,6 +142,57 @@ fn an_action_that_does_not_apply_is_bad_input_and_changes_nothing() {
 }
 
 #[test]
+fn with_if_not_in_flight_skip_a_deployment_that_is_over_is_left_alone() {
+    let settled = swa_testing::sandbox("healthy");
+    let over = newest(&settled)["serviceDeploymentArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let named = run(
+        &settled,
+        &[
+            ("action", "rollback"),
+            ("service-deployment-arn", &over),
+            ("if-not-in-flight", "skip"),
+        ],
+    );
+    assert_eq!(named.code, 0, "{}", named.log);
+    assert_eq!(named.outputs["result"], "not-in-flight");
+    assert_eq!(named.outputs["status"], "SUCCESSFUL");
+    assert_eq!(named.outputs["service-deployment-arn"], over);
+    assert!(
+        named.outputs["service-revision"].contains(":service-revision/"),
+        "{:?}",
+        named.outputs
+    );
+    let none = run(
+        &settled,
+        &[("action", "rollback"), ("if-not-in-flight", "skip")],
+    );
+    assert_eq!(none.code, 0, "{}", none.log);
+    assert_eq!(none.outputs["result"], "not-in-flight");
+    assert!(changes(&settled).is_empty());
+    snapshots(|| {
+        insta::assert_snapshot!(format!("{}\n{}", named.log, none.log), @r#"
+            Service deployment arn:aws:ecs:us-east-1:123456789012:service-deployment/startupwebapp-cluster/startupwebapp-service/kdeIw0SrKHU1P6M0pC0sQ is SUCCESSFUL
+            ::notice::Nothing to roll back: service deployment kdeIw0SrKHU1P6M0pC0sQ is SUCCESSFUL, not in flight
+
+            ::notice::Nothing to roll back: service `startupwebapp-service` has no service deployment in flight
+            "#);
+        insta::assert_snapshot!(named.summary, @r#"
+            ### control-deployment: startupwebapp-service rollback
+
+            | | |
+            |---|---|
+            | Service deployment | <code>arn:aws:ecs:us-east-1:123456789012:service-deployment/startupwebapp-cluster/startupwebapp-service/kdeIw0SrKHU1P6M0pC0sQ</code> |
+            | Before | SUCCESSFUL |
+            | Now | SUCCESSFUL |
+            | Production traffic on | <code>arn:aws:ecs:us-east-1:123456789012:service-revision/startupwebapp-cluster/startupwebapp-service/2183977051309861993</code> |
+            "#);
+    });
+}
+
+#[test]
 fn a_refusal_from_ecs_is_a_failure_with_its_reason() {
     // The ECS API reference lists ROLLBACK as the stop type it accepts; the sandbox refuses ABORT.
     let sandbox = sandbox("slow-start");
