@@ -437,6 +437,56 @@ pub fn blue_green(e2e: &E2e) -> Result<()> {
         "production traffic moved to the new revision"
     );
     check_record(&sandbox, "deploy", "in_progress,failure", &[])?;
+
+    say("blue-green in the bake: the verification fails, the rollback job rolls back in flight");
+    let sandbox = e2e.sandbox("blue-green,production-login-broken,long-bake")?;
+    let frontend_url = format!("FRONTEND_URL={}", sandbox.app_url());
+    let test_url = format!("TEST_URL={}", sandbox.test_url());
+    let vars = [
+        "--var",
+        &frontend_url,
+        "--var",
+        &test_url,
+        "--var",
+        "DEPLOY_WAIT_UNTIL=serving",
+    ];
+    let deploy = deploy_on_push(e2e, &sandbox, "deploy-bake-fails", &e2e.app, &vars)?;
+    deploy.failed("a deploy with a broken login succeeded")?;
+    deploy.expect(
+        "Success - Main Smoke test on test traffic",
+        "the test listener's checks did not pass",
+    )?;
+    deploy.expect(
+        "Failure - Main The plan's checks",
+        "the verification did not fail",
+    )?;
+    deploy.expect(
+        "Success - Main Roll the deployment back in flight",
+        "the deployment was not rolled back in flight",
+    )?;
+    deploy.expect(&job_succeeded("Roll back"), "the rollback job failed")?;
+    count(
+        &sandbox,
+        "UpdateService",
+        1,
+        "the deploy only: nothing redeployed",
+    )?;
+    count(
+        &sandbox,
+        "StopServiceDeployment",
+        1,
+        "one rollback in flight",
+    )?;
+    let back = sandbox.state();
+    let newest = back["serviceDeployments"]
+        .as_array()
+        .and_then(|a| a.last().cloned())
+        .unwrap_or_default();
+    ensure!(
+        newest["status"] == "ROLLBACK_SUCCESSFUL",
+        "the service deployment is not rolled back: {newest}"
+    );
+    check_record(&sandbox, "rollback", "in_progress,success", &[])?;
     Ok(())
 }
 

@@ -52,7 +52,11 @@ pub fn handle(
             Reply::new(200, "application/javascript", "/*! jQuery v3.7.1 */\n")
                 .header("cache-control", "public, max-age=31536000, immutable")
         }
-        ("POST", "/user/login") => login(w, &served, content_type, body),
+        ("POST", "/user/login") => {
+            let broken = w.scenario.login_broken
+                || (w.scenario.production_login_broken && listener == Listener::Production);
+            login(w, served.new && broken, content_type, body)
+        }
         ("GET" | "HEAD", "/user/orders") => orders(w, cookie),
         ("GET" | "HEAD", "/order/stripe-publishable-key") => Reply::json(
             200,
@@ -149,8 +153,9 @@ fn orders(w: &World, cookie: Option<&str>) -> Reply {
     )
 }
 
-fn login(w: &mut World, served: &Served, content_type: &str, body: &[u8]) -> Reply {
-    if w.scenario.login_broken && served.new {
+/// `broken`: the scenario breaks the login of the revision that answers.
+fn login(w: &mut World, broken: bool, content_type: &str, body: &[u8]) -> Reply {
+    if broken {
         return Reply::json(500, &json!({"error": "Server Error (500)"}));
     }
     let fields: BTreeMap<String, String> = if content_type.starts_with("application/json") {

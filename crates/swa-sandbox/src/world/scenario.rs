@@ -20,12 +20,14 @@ pub const SCENARIOS: &[&str] = &[
     "frontend-fails-once",
     "migration-no-start",
     "login-broken",
+    "production-login-broken",
     "database-down",
     "blue-green",
     "blue-green-test-fails",
     "canary-alarm",
     "linear",
     "hook-fails",
+    "long-bake",
 ];
 
 /// The scenarios in force, from a comma-separated list.
@@ -46,6 +48,9 @@ pub struct Scenario {
     pub migration_no_start: bool,
     /// The new revision's login endpoint answers 500.
     pub login_broken: bool,
+    /// The new revision's login endpoint answers 500 through the production listener only: the
+    /// checks on the test listener pass, the verification after production traffic moved fails.
+    pub production_login_broken: bool,
     /// The new revision cannot reach one of its databases (`analytics`): `/health` says so.
     pub database_down: bool,
     /// The service deploys blue/green (`blue-green`, `blue-green-test-fails`, `hook-fails`),
@@ -57,6 +62,9 @@ pub struct Scenario {
     pub canary_alarm: bool,
     /// A Lambda hook after scale-up fails.
     pub hook_fails: bool,
+    /// The strategy bakes an hour instead of 3 minutes (with a strategy scenario): time for a
+    /// verification to fail while the deployment is still in flight.
+    pub long_bake: bool,
 }
 
 impl Scenario {
@@ -79,6 +87,7 @@ impl Scenario {
                 "frontend-fails-once" => s.frontend_fails_once = true,
                 "migration-no-start" => s.migration_no_start = true,
                 "login-broken" => s.login_broken = true,
+                "production-login-broken" => s.production_login_broken = true,
                 "database-down" => s.database_down = true,
                 "blue-green" => s.strategy = Some("BLUE_GREEN"),
                 "blue-green-test-fails" => {
@@ -94,6 +103,7 @@ impl Scenario {
                     s.strategy = Some("BLUE_GREEN");
                     s.hook_fails = true;
                 }
+                "long-bake" => s.long_bake = true,
                 other => {
                     return Err(format!(
                         "unknown scenario `{other}`; known: {}",
@@ -108,7 +118,13 @@ impl Scenario {
     /// The service's deployment strategy when the sandbox starts.
     pub fn strategy(&self) -> super::Strategy {
         match self.strategy {
-            Some(kind) => super::Strategy::for_scenario(kind, self.hook_fails),
+            Some(kind) => {
+                let mut strategy = super::Strategy::for_scenario(kind, self.hook_fails);
+                if self.long_bake {
+                    strategy.bake_minutes = 60;
+                }
+                strategy
+            }
             None => super::Strategy::default(),
         }
     }

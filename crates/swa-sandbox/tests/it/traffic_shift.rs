@@ -47,13 +47,8 @@ async fn deploy(ecs: &swa_aws::ecs::Client) -> String {
 /// deployment.
 async fn deploy_and_continue(ecs: &swa_aws::ecs::Client) -> String {
     let arn = deploy(ecs).await;
-    let d = until(ecs, &arn, |d| paused(d).is_some()).await;
-    ecs.continue_service_deployment()
-        .service_deployment_arn(&arn)
-        .hook_id(paused(&d).unwrap())
-        .send()
-        .await
-        .unwrap();
+    until(ecs, &arn, |d| paused(d).is_some()).await;
+    continue_hook(ecs, &arn).await;
     arn
 }
 
@@ -361,4 +356,54 @@ async fn update_service_checks_the_strategy_settings_and_changes_nothing_when_th
     let canary = config.canary_configuration().unwrap();
     assert_eq!(canary.canary_percent(), Some(20.0));
     assert_eq!(canary.canary_bake_time_in_minutes(), Some(4));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_broken_in_production_passes_on_test_traffic_and_fails_in_a_long_bake() {
+    let sandbox = start("blue-green,production-login-broken,long-bake", 60.0);
+    let aws = aws(&sandbox).await;
+    let ecs = aws.ecs();
+    let login = |base: String| async move {
+        reqwest::Client::new()
+            .post(format!("{base}/user/login"))
+            .json(&serde_json::json!({"username": "smoke-test", "password": "wrong"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let arn = deploy(&ecs).await;
+    until(&ecs, &arn, |d| paused(d).is_some()).await;
+    assert_eq!(
+        login(sandbox.test_url()).await,
+        401,
+        "the new revision's login works on the test listener"
+    );
+    continue_hook(&ecs, &arn).await;
+    let baking = until(&ecs, &arn, |d| stage(d) == "BAKE_TIME").await;
+    assert_eq!(status(&baking), "IN_PROGRESS");
+    assert_eq!(
+        login(sandbox.app_url()).await,
+        500,
+        "through production it fails"
+    );
+    // An hour's bake: a minute of it (1 s at the clock x60) later, still in flight.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let still = describe(&ecs, &arn).await;
+    assert_eq!(
+        (status(&still), stage(&still)),
+        ("IN_PROGRESS", "BAKE_TIME")
+    );
+}
+
+/// Continues the PAUSE hook `arn` waits at.
+async fn continue_hook(ecs: &swa_aws::ecs::Client, arn: &str) {
+    let d = describe(ecs, arn).await;
+    ecs.continue_service_deployment()
+        .service_deployment_arn(arn)
+        .hook_id(paused(&d).unwrap())
+        .send()
+        .await
+        .unwrap();
 }
