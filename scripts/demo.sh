@@ -9,6 +9,10 @@
 # each step's log as the Actions page shows it and writes the job summary to .tmp/demo/summary.md.
 # SCENARIO is a swa-sandbox scenario (default: healthy; try crash-loop, unhealthy-targets,
 # migration-fails, image-missing, frontend-fails-once, login-broken, database-down, throttling).
+# With a blue/green, canary or linear scenario (blue-green, blue-green-test-fails, canary-alarm,
+# linear, hook-fails) each rollout goes through the test-traffic gate as deploy-production's does:
+# wait-healthy until test traffic, the checks on the test listener (TEST_URL), control-deployment
+# continue (or rollback, before production traffic moves), then wait-healthy until complete.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 scenario=healthy
@@ -17,7 +21,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --clock) clock=$2; shift 2 ;;
     --clock=*) clock=${1#--clock=}; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) scenario=$1; shift ;;
   esac
 done
@@ -27,7 +31,7 @@ work="$root/.tmp/demo"
 if [ -z "${SWA_DEMO_SANDBOX:-}" ]; then
   echo "Building swa-sandbox and the actions (debug; the first build takes about 9 minutes on 2 cores) ..." >&2
   (cd "$root" && cargo build -p swa-sandbox -p swa-testing --bins -p run-migration \
-    -p update-service -p wait-healthy -p dispatch-frontend -p smoke-test) \
+    -p update-service -p wait-healthy -p dispatch-frontend -p smoke-test -p control-deployment) \
     || { echo "build failed" >&2; exit 2; }
   rm -rf "$work" && mkdir -p "$work"
   # The rest of this script runs inside the sandbox's lifetime, with its exports set.
@@ -71,6 +75,47 @@ output() {
   ' "$last_out"
 }
 
+# The team's checks file, with the frontend's URL and the smoke user (the sandbox's) in the
+# environment, as a workflow step's `env:` gives them.
+export FRONTEND_URL="$APP_URL" SMOKE_USERNAME=smoke-test SMOKE_PASSWORD=sandbox-password
+checks="$root/examples/startupwebapp-smoke.yml"
+
+case "$scenario" in
+  *blue-green*|*canary*|*linear*|*hook-fails*) shifts=1 ;;
+  *) shifts="" ;;
+esac
+
+# rollout DEPLOYMENT SERVICE_DEPLOYMENT : waits for the rollout update-service started; sets $rc
+# and, when it fails, $why. A traffic-shifting service is gated on test traffic first.
+rollout() {
+  local deployment=$1 arn=$2 smoke
+  why=""
+  if [ -n "$shifts" ]; then
+    step "Wait until test traffic" wait-healthy \
+      cluster=startupwebapp-cluster service=startupwebapp-service \
+      deployment-id="$deployment" service-deployment-arn="$arn" until=test-traffic \
+      timeout=10m poll-interval=1s
+    [ $rc -eq 0 ] || { why="wait-healthy (before test traffic)"; return; }
+    step "Smoke test on test traffic" smoke-test base-url="$TEST_URL" checks="$checks" retry-delay=2s
+    smoke=$rc
+    local action=continue
+    [ $smoke -eq 0 ] || action=rollback
+    step "Continue to production traffic, or roll back" control-deployment \
+      cluster=startupwebapp-cluster service=startupwebapp-service \
+      service-deployment-arn="$arn" action=$action timeout=10m
+    if [ $smoke -ne 0 ]; then
+      rc=1 why="the smoke test on test traffic (rolled back before production traffic moved)"
+      return
+    fi
+    [ $rc -eq 0 ] || { why="control-deployment"; return; }
+  fi
+  step "Wait until healthy" wait-healthy \
+    cluster=startupwebapp-cluster service=startupwebapp-service \
+    deployment-id="$deployment" service-deployment-arn="$arn" health-url="$APP_URL/health" \
+    health-expect='{"status":"healthy","database":"ok"}' until=complete timeout=10m poll-interval=1s
+  [ $rc -eq 0 ] || why="wait-healthy"
+}
+
 failed=""
 image="123456789012.dkr.ecr.us-east-1.amazonaws.com/startupwebapp:release-4"
 
@@ -84,12 +129,8 @@ if [ -z "$failed" ]; then
   step "Deploy the backend" update-service \
     cluster=startupwebapp-cluster service=startupwebapp-service image="$image"
   if [ $rc -eq 0 ]; then
-    deployment=$(output deployment-id)
-    step "Wait until healthy" wait-healthy \
-      cluster=startupwebapp-cluster service=startupwebapp-service \
-      deployment-id="$deployment" health-url="$APP_URL/health" \
-      health-expect='{"status":"healthy","database":"ok"}' timeout=10m poll-interval=1s
-    [ $rc -eq 0 ] || failed="wait-healthy"
+    rollout "$(output deployment-id)" "$(output service-deployment-arn)"
+    [ $rc -eq 0 ] || failed=$why
   else
     failed="update-service"
   fi
@@ -102,10 +143,7 @@ if [ -z "$failed" ]; then
   [ $rc -eq 0 ] || failed="dispatch-frontend"
 fi
 
-# The verification: the team's checks file, with the frontend's URL and the smoke user (the
-# sandbox's) in the environment, as a workflow step's `env:` gives them.
-export FRONTEND_URL="$APP_URL" SMOKE_USERNAME=smoke-test SMOKE_PASSWORD=sandbox-password
-checks="$root/examples/startupwebapp-smoke.yml"
+# The verification.
 if [ -z "$failed" ]; then
   step "Verify" smoke-test base-url="$APP_URL" checks="$checks" retry-delay=2s
   [ $rc -eq 0 ] || failed="smoke-test"
@@ -116,10 +154,8 @@ if [ -z "$failed" ]; then
   step "Roll back the backend" update-service \
     cluster=startupwebapp-cluster service=startupwebapp-service revision=previous
   if [ $rc -eq 0 ]; then
-    step "Wait until healthy" wait-healthy \
-      cluster=startupwebapp-cluster service=startupwebapp-service \
-      deployment-id="$(output deployment-id)" health-url="$APP_URL/health" timeout=10m
-    [ $rc -eq 0 ] || failed="rollback wait-healthy"
+    rollout "$(output deployment-id)" "$(output service-deployment-arn)"
+    [ $rc -eq 0 ] || failed="rollback $why"
   else
     failed="rollback update-service"
   fi
