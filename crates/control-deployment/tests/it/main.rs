@@ -48,6 +48,14 @@ fn newest(sandbox: &Sandbox) -> serde_json::Value {
         .unwrap_or_default()
 }
 
+/// The ARN of the sandbox's newest service deployment.
+fn newest_arn(sandbox: &Sandbox) -> String {
+    newest(sandbox)["serviceDeploymentArn"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// The operations that changed something, apart from the test's own UpdateService.
 fn changes(sandbox: &Sandbox) -> Vec<String> {
     sandbox
@@ -119,10 +127,7 @@ fn an_action_that_does_not_apply_is_bad_input_and_changes_nothing() {
     let back = run(&settled, &[("action", "rollback")]);
     assert_eq!(back.code, 2, "{}", back.log);
     // Over: a named deployment that succeeded long ago.
-    let over = newest(&settled)["serviceDeploymentArn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let over = newest_arn(&settled);
     let named = run(
         &settled,
         &[("action", "abort"), ("service-deployment-arn", &over)],
@@ -144,10 +149,7 @@ fn an_action_that_does_not_apply_is_bad_input_and_changes_nothing() {
 #[test]
 fn with_if_not_in_flight_skip_a_deployment_that_is_over_is_left_alone() {
     let settled = swa_testing::sandbox("healthy");
-    let over = newest(&settled)["serviceDeploymentArn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let over = newest_arn(&settled);
     let named = run(
         &settled,
         &[
