@@ -487,6 +487,42 @@ pub fn blue_green(e2e: &E2e) -> Result<()> {
         "the service deployment is not rolled back: {newest}"
     );
     check_record(&sandbox, "rollback", "in_progress,success", &[])?;
+
+    say(
+        "blue-green after the bake: the verification fails, the rollback job redeploys through the hook",
+    );
+    let sandbox = e2e.sandbox("blue-green,production-login-broken")?;
+    let frontend_url = format!("FRONTEND_URL={}", sandbox.app_url());
+    let test_url = format!("TEST_URL={}", sandbox.test_url());
+    let vars = ["--var", &frontend_url, "--var", &test_url];
+    let deploy = deploy_on_push(e2e, &sandbox, "deploy-verify-fails", &e2e.app, &vars)?;
+    deploy.failed("a deploy with a broken login succeeded")?;
+    deploy.expect(
+        "Failure - Main The plan's checks",
+        "the verification did not fail",
+    )?;
+    deploy.expect(
+        "Nothing to roll back: service deployment .* is SUCCESSFUL, not in flight",
+        "control-deployment did not find the deployment over",
+    )?;
+    deploy.expect(
+        "Success - Main Continue the rollback to production traffic",
+        "the rollback's deployment was not continued at its hook",
+    )?;
+    deploy.expect(&job_succeeded("Roll back"), "the rollback job failed")?;
+    count(&sandbox, "UpdateService", 2, "the deploy and its rollback")?;
+    count(
+        &sandbox,
+        "StopServiceDeployment",
+        0,
+        "no rollback in flight",
+    )?;
+    let answers = hook_answers(&sandbox);
+    ensure!(
+        answers == ["CONTINUE", "CONTINUE"],
+        "the hooks were answered {answers:?}, not CONTINUE for the deploy and for its rollback"
+    );
+    check_record(&sandbox, "rollback", "in_progress,success", &[])?;
     Ok(())
 }
 

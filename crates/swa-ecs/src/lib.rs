@@ -38,7 +38,7 @@ pub use logs::{
     LogLocation, LogTailError, NoLogLocation, log_location, tail, task_id, telling_line,
 };
 pub use service::{
-    active_service, check_name, describe_service, describe_services_error,
+    active_service, check_name, deployment_strategy, describe_service, describe_services_error,
     describe_task_definition, revision_label,
 };
 pub use service_deployment::{

@@ -27,6 +27,18 @@ pub fn revision_label(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
+/// How the service deploys: its deployment controller when that is not ECS (CODE_DEPLOY,
+/// EXTERNAL), else its strategy (ROLLING when it names none; BLUE_GREEN, LINEAR, CANARY).
+pub fn deployment_strategy(service: &Service) -> &str {
+    match service.deployment_controller().map(|c| c.r#type()) {
+        Some(kind) if kind.as_str() != "ECS" => kind.as_str(),
+        _ => service
+            .deployment_configuration()
+            .and_then(|c| c.strategy())
+            .map_or("ROLLING", |s| s.as_str()),
+    }
+}
+
 /// DescribeServices for one service: the service, unless the cluster or the service the inputs
 /// name is not there (exit 2) or the call failed (exit 1).
 pub async fn describe_service(

@@ -93,6 +93,7 @@ pub const OUTPUTS: &[&str] = &[
     "deployment-id",
     "service-deployment-arn",
     "image",
+    "strategy",
 ];
 
 /// The AWS clients the action uses.
@@ -225,6 +226,12 @@ async fn deploy(
     gha.set_output("deployment-id", &deployment_id)?;
     gha.set_output("service-deployment-arn", &service_deployment)?;
     gha.set_output("image", &image)?;
+    // How this deployment goes: an override's strategy, else the service's own.
+    let strategy = overrides
+        .as_ref()
+        .and_then(|a| a.configuration.strategy())
+        .map_or_else(|| swa_ecs::deployment_strategy(&service), |s| s.as_str());
+    gha.set_output("strategy", strategy)?;
 
     let summary = Report {
         args,

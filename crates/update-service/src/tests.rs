@@ -640,6 +640,7 @@ async fn blue_green_with_a_bake_time_keeps_the_rest_of_the_services_configuratio
     );
     insta::assert_snapshot!(overrides_read(&run), @r#"
         Strategy overrides: strategy BLUE_GREEN (was ROLLING), bake time 15m
+        output strategy=BLUE_GREEN
         --- summary
         ### update-service: startupwebapp-service
 
@@ -683,6 +684,7 @@ async fn canary_settings_are_sent_with_the_canary_strategy() {
     assert_eq!(updates[0].deployment_configuration(), Some(&expected));
     insta::assert_snapshot!(overrides_read(&run), @r#"
         Strategy overrides: strategy CANARY (was ROLLING), bake time 0m, canary 12.5%, canary bake time 5m
+        output strategy=CANARY
         --- summary
         ### update-service: startupwebapp-service
 
@@ -765,6 +767,7 @@ async fn linear_settings_are_sent_with_the_linear_strategy() {
     );
     insta::assert_snapshot!(overrides_read(&run), @r#"
         Strategy overrides: strategy LINEAR (was BLUE_GREEN), linear steps of 20%, linear step bake time 3m
+        output strategy=LINEAR
         --- summary
         ### update-service: startupwebapp-service
 
@@ -792,7 +795,7 @@ async fn without_overrides_no_deployment_configuration_is_sent() {
     let updates = updates.lock().expect("lock");
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].deployment_configuration(), None);
-    assert!(!run.log.contains("trategy"), "{}", run.log);
+    assert!(!run.log.contains("overrides"), "{}", run.log);
     assert!(!run.summary.contains("trategy"), "{}", run.summary);
 }
 
@@ -812,6 +815,7 @@ async fn dry_run_prints_the_overrides_and_changes_nothing() {
     insta::assert_snapshot!(overrides_read(&run), @r#"
         Strategy overrides: strategy CANARY (was ROLLING), canary 10%
         ::notice::Dry run: would update startupwebapp-service to a new revision with strategy overrides: strategy CANARY (was ROLLING), canary 10%25; nothing was changed
+        output strategy=CANARY
         --- summary
         ### update-service: startupwebapp-service
 
@@ -844,6 +848,7 @@ async fn overrides_without_a_deployment_are_not_applied_and_say_so() {
     insta::assert_snapshot!(overrides_read(&run), @r#"
         Strategy overrides: strategy BLUE_GREEN (was ROLLING), bake time 10m
         ::notice::startupwebapp-service already runs this task definition (startupwebapp-service-task:3); nothing was registered or deployed, and the strategy overrides were not applied
+        output strategy=BLUE_GREEN
         --- summary
         ### update-service: startupwebapp-service
 
