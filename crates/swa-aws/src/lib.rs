@@ -12,6 +12,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use swa_gha::Env;
 
+pub use aws_sdk_cloudwatch as cloudwatch;
 pub use aws_sdk_cloudwatchlogs as logs;
 pub use aws_sdk_ec2 as ec2;
 pub use aws_sdk_ecr as ecr;
@@ -19,7 +20,9 @@ pub use aws_sdk_ecs as ecs;
 pub use aws_sdk_elasticloadbalancingv2 as elbv2;
 pub use aws_sdk_s3 as s3;
 
+mod alarms;
 mod errors;
+pub use alarms::{AlarmState, describe_alarms, metric_text};
 pub use errors::{error_code, error_text, is_throttling};
 
 /// Attempts per call (the first one included) unless `AWS_MAX_ATTEMPTS` says otherwise.
@@ -36,6 +39,7 @@ pub struct Aws {
 struct Endpoints {
     ecs: Option<String>,
     ecr: Option<String>,
+    cloudwatch: Option<String>,
     logs: Option<String>,
     elbv2: Option<String>,
     ec2: Option<String>,
@@ -109,6 +113,14 @@ impl Aws {
         ecr::Client::from_conf(b.build())
     }
 
+    pub fn cloudwatch(&self) -> cloudwatch::Client {
+        let mut b = cloudwatch::config::Builder::from(&self.config);
+        if let Some(url) = &self.endpoints.cloudwatch {
+            b = b.endpoint_url(url);
+        }
+        cloudwatch::Client::from_conf(b.build())
+    }
+
     pub fn logs(&self) -> logs::Client {
         let mut b = logs::config::Builder::from(&self.config);
         if let Some(url) = &self.endpoints.logs {
@@ -158,6 +170,7 @@ impl Endpoints {
         let e = Endpoints {
             ecs: get(&["ECS"]),
             ecr: get(&["ECR"]),
+            cloudwatch: get(&["CLOUDWATCH"]),
             logs: get(&["CLOUDWATCH_LOGS", "LOGS"]),
             elbv2: get(&["ELASTIC_LOAD_BALANCING_V2", "ELBV2"]),
             ec2: get(&["EC2"]),
@@ -166,6 +179,7 @@ impl Endpoints {
         };
         let any_override = e.ecs.is_some()
             || e.ecr.is_some()
+            || e.cloudwatch.is_some()
             || e.logs.is_some()
             || e.elbv2.is_some()
             || e.ec2.is_some()
@@ -208,6 +222,7 @@ mod tests {
             ("AWS_REGION", "eu-west-2"),
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
             ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:5000"),
+            ("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:5001"),
             ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
             ("AWS_SECRET_ACCESS_KEY", "secret"),
             ("AWS_MAX_ATTEMPTS", "7"),
@@ -216,6 +231,10 @@ mod tests {
         assert_eq!(aws.region(), Some("eu-west-2"));
         assert_eq!(aws.config().endpoint_url(), Some("http://127.0.0.1:4566"));
         assert_eq!(aws.endpoints.s3.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(
+            aws.endpoints.cloudwatch.as_deref(),
+            Some("http://127.0.0.1:5001")
+        );
         assert!(aws.endpoints.ecs.is_none());
         let retry = aws.config().retry_config().expect("retry config");
         assert_eq!(retry.max_attempts(), 7);

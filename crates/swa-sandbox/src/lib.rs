@@ -1,8 +1,9 @@
-//! swa-sandbox: a local AWS (ECS with rollout physics, ECR, CloudWatch Logs, ELBv2, S3), GitHub
-//! and StartupWebApp on one port, for tests and the demo.
+//! swa-sandbox: a local AWS (ECS with rollout physics, ECR, CloudWatch Logs and alarms, ELBv2, S3),
+//! GitHub and StartupWebApp on one port, for tests and the demo.
 //!
-//! The AWS services are routed as LocalStack does: JSON 1.1 services by `X-Amz-Target`, ELBv2 by
-//! the Query form's `Action`, S3 (path-style) by elimination. GitHub lives under `/_github`, the app under `/_app`, and the
+//! The AWS services are routed as LocalStack does: JSON services by `X-Amz-Target`, CloudWatch's
+//! RPC v2 CBOR by `smithy-protocol` and its path, ELBv2 by the Query form's `Action`, S3
+//! (path-style) by elimination. GitHub lives under `/_github`, the app under `/_app`, and the
 //! control endpoint (`/_sandbox/calls`, `/_sandbox/timeline`, `/_sandbox/state`) under
 //! `/_sandbox`.
 
@@ -19,7 +20,9 @@ use serde_json::{Value, json};
 
 mod api;
 mod app;
+mod cbor;
 mod cli;
+mod cloudwatch;
 mod deployments;
 mod ec2;
 mod ecr;
@@ -342,6 +345,9 @@ fn dispatch(w: &mut World, method: &Method, uri: &Uri, headers: &HeaderMap, body
     if let Some(target) = header(headers, "x-amz-target") {
         return aws_json(w, target, body);
     }
+    if header(headers, "smithy-protocol") == Some("rpc-v2-cbor") {
+        return aws_cbor(w, path, body);
+    }
     let content_type = header(headers, "content-type").unwrap_or("");
     if method == Method::POST && content_type.starts_with("application/x-www-form-urlencoded") {
         let form: BTreeMap<String, String> =
@@ -398,7 +404,7 @@ fn injected_fault(w: &mut World, service: &str) -> Option<ApiError> {
     let n = *counter;
     *counter += 1;
     if w.scenario.throttling && matches!(n % 6, 2 | 3) {
-        let code = if service == "elbv2" {
+        let code = if matches!(service, "elbv2" | "cloudwatch") {
             "Throttling"
         } else {
             "ThrottlingException"
@@ -410,6 +416,7 @@ fn injected_fault(w: &mut World, service: &str) -> Option<ApiError> {
             let code = match service {
                 "ecs" => "ServerException",
                 "elbv2" => "InternalFailure",
+                "cloudwatch" => "InternalServiceError",
                 _ => "ServiceUnavailableException",
             };
             ApiError::new(
@@ -430,6 +437,7 @@ fn aws_json(w: &mut World, target: &str, body: &[u8]) -> Reply {
         "AmazonEC2ContainerServiceV20141113" => "ecs",
         "Logs_20140328" => "logs",
         "AmazonEC2ContainerRegistry_V20150921" => "ecr",
+        cloudwatch::SERVICE => "cloudwatch",
         _ => "unknown",
     };
     let rid = w.next_uuid();
@@ -455,7 +463,7 @@ fn aws_json(w: &mut World, target: &str, body: &[u8]) -> Reply {
             400,
             "UnknownOperationException",
             format!(
-                "The target {target} names no service that swa-sandbox serves (ECS, ECR, CloudWatch Logs over JSON; ELBv2 over Query)."
+                "The target {target} names no service that swa-sandbox serves (ECS, ECR, CloudWatch Logs, CloudWatch over JSON; ELBv2 over Query)."
             ),
         ))
     } else if let Some(fault) = injected_fault(w, service) {
@@ -464,18 +472,33 @@ fn aws_json(w: &mut World, target: &str, body: &[u8]) -> Reply {
         parsed.and_then(|req| match service {
             "ecs" => ecs::handle(w, op, &req),
             "logs" => logs::handle(w, op, &req),
+            "cloudwatch" => cloudwatch::handle(w, op, &req),
             _ => ecr::handle(w, op, &req),
         })
     };
+    // CloudWatch speaks JSON 1.0 and names its errors' Query codes too.
+    let content_type = if service == "cloudwatch" {
+        "application/x-amz-json-1.0"
+    } else {
+        "application/x-amz-json-1.1"
+    };
     let reply = match result {
-        Ok(v) => Reply::new(200, "application/x-amz-json-1.1", v.to_string()),
+        Ok(v) => Reply::new(200, content_type, v.to_string()),
         Err(e) => {
+            let kind = if service == "cloudwatch" {
+                cloudwatch::error_type(&e.code)
+            } else {
+                e.code.clone()
+            };
             let mut r = Reply::new(
                 e.status,
-                "application/x-amz-json-1.1",
-                json!({"__type": e.code, "message": e.message}).to_string(),
+                content_type,
+                json!({"__type": kind, "message": e.message}).to_string(),
             )
             .header("x-amzn-errortype", format!("{}:", e.code));
+            if service == "cloudwatch" {
+                r = r.header("x-amzn-query-error", cloudwatch::query_error(&e));
+            }
             for (k, v) in e.headers {
                 r = r.header(&k, v);
             }
@@ -484,6 +507,50 @@ fn aws_json(w: &mut World, target: &str, body: &[u8]) -> Reply {
     };
     let reply = reply.header("x-amzn-requestid", rid);
     record(w, service, op, logged, reply.status);
+    reply
+}
+
+/// Smithy RPC v2 CBOR: `POST /service/{service}/operation/{operation}` (CloudWatch).
+fn aws_cbor(w: &mut World, path: &str, body: &[u8]) -> Reply {
+    let rid = w.next_uuid();
+    let (service, op) = path
+        .strip_prefix("/service/")
+        .and_then(|rest| rest.split_once("/operation/"))
+        .unwrap_or(("", ""));
+    let parsed = cbor::read(body)
+        .map_err(|e| ApiError::serialization(format!("The request body is not valid CBOR: {e}")));
+    let logged = match &parsed {
+        Ok(v) => limits::bounded(v.clone(), body),
+        Err(_) => limits::summary(body),
+    };
+    let result = if service != cloudwatch::SERVICE {
+        Err(ApiError::new(
+            404,
+            "UnknownOperationException",
+            format!(
+                "The path {path} names no operation that swa-sandbox serves over RPC v2 CBOR (CloudWatch)."
+            ),
+        ))
+    } else if let Some(fault) = injected_fault(w, "cloudwatch") {
+        Err(fault)
+    } else {
+        parsed.and_then(|req| cloudwatch::handle(w, op, &req))
+    };
+    let (status, value, query_error) = match result {
+        Ok(v) => (200, v, None),
+        Err(e) => (
+            e.status,
+            json!({"__type": cloudwatch::error_type(&e.code), "message": e.message}),
+            Some(cloudwatch::query_error(&e)),
+        ),
+    };
+    let mut reply = Reply::new(status, "application/cbor", cbor::write(&value))
+        .header("smithy-protocol", "rpc-v2-cbor")
+        .header("x-amzn-requestid", rid);
+    if let Some(q) = query_error {
+        reply = reply.header("x-amzn-query-error", q);
+    }
+    record(w, "cloudwatch", op, logged, reply.status);
     reply
 }
 

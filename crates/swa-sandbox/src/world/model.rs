@@ -391,7 +391,7 @@ pub fn pullable(images: &[Image], image: &str) -> bool {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Call {
     pub seq: u64,
-    /// `ecs`, `ecr`, `logs`, `elbv2`, `s3`, `github`, `app` (or `unknown`).
+    /// `ecs`, `ecr`, `logs`, `cloudwatch`, `elbv2`, `s3`, `github`, `app` (or `unknown`).
     pub service: String,
     /// `UpdateService`, `dispatches`, `rerun-failed-jobs`, `health`, ...
     pub operation: String,

@@ -180,24 +180,96 @@ pub struct Shift {
     timers: Vec<(i64, Timer)>,
 }
 
+/// The metric the scenario's alarm watches: the 5xx answers of the load balancer's targets,
+/// summed per minute, breaching above 5 in one minute.
+pub const ALARM_METRIC: &str = "HTTPCode_Target_5XX_Count";
+pub const ALARM_NAMESPACE: &str = "AWS/ApplicationELB";
+pub const ALARM_THRESHOLD: f64 = 5.0;
+pub const ALARM_PERIOD_SECONDS: i64 = 60;
+/// The 5xx count of the minute that breaches the threshold in `canary-alarm`.
+const ALARM_BREACHING_SUM: f64 = 12.0;
+
 /// A CloudWatch metric alarm, as DescribeAlarms shows it.
 #[derive(Clone, Debug)]
 pub struct Alarm {
     pub name: String,
     pub state: &'static str,
     pub reason: String,
+    /// The evaluation behind the state, as `StateReasonData` carries it (JSON text).
+    pub reason_data: String,
     pub updated_at: i64,
+    /// When the alarm was created or last changed.
+    pub configured_at: i64,
 }
 
 impl Alarm {
+    /// The alarm as a deployment finds it: the last minute's datapoint under the threshold.
     pub fn ok(name: &str, at: i64) -> Alarm {
+        Alarm::evaluated(name, 0.0, at, at)
+    }
+
+    /// The alarm after a minute of 5xx answers above the threshold, evaluated at `at`.
+    pub fn breached(name: &str, configured_at: i64, at: i64) -> Alarm {
+        Alarm::evaluated(name, ALARM_BREACHING_SUM, configured_at, at)
+    }
+
+    /// The alarm after CloudWatch evaluated the last full period's `sum` at `at`, in
+    /// CloudWatch's words.
+    fn evaluated(name: &str, sum: f64, configured_at: i64, at: i64) -> Alarm {
+        let period = ALARM_PERIOD_SECONDS * SECOND;
+        let datapoint = (at - period).div_euclid(period) * period;
+        let breaching = sum > ALARM_THRESHOLD;
+        let (state, comparison, transition) = if breaching {
+            ("ALARM", "was greater than", "OK -> ALARM")
+        } else {
+            ("OK", "was not greater than", "ALARM -> OK")
+        };
+        let reason = format!(
+            "Threshold Crossed: 1 out of the last 1 datapoints [{sum:?} ({})] {comparison} the threshold ({ALARM_THRESHOLD:?}) (minimum 1 datapoint for {transition} transition).",
+            datapoint_time(datapoint)
+        );
+        let reason_data = serde_json::json!({
+            "version": "1.0",
+            "queryDate": reason_data_time(at),
+            "startDate": reason_data_time(datapoint),
+            "statistic": "Sum",
+            "period": ALARM_PERIOD_SECONDS,
+            "recentDatapoints": [sum],
+            "threshold": ALARM_THRESHOLD,
+            "evaluatedDatapoints": [{"timestamp": reason_data_time(datapoint), "sampleCount": 60.0, "value": sum}],
+        })
+        .to_string();
         Alarm {
             name: name.into(),
-            state: "OK",
-            reason: "Threshold Crossed: 1 out of the last 1 datapoints [0.0 (01/12/26 00:00:00)] was not greater than the threshold (5.0) (minimum 1 datapoint for ALARM -> OK transition).".into(),
+            state,
+            reason,
+            reason_data,
             updated_at: at,
+            configured_at,
         }
     }
+}
+
+fn utc(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        + time::Duration::milliseconds(ms.rem_euclid(1000))
+}
+
+/// A datapoint's time in a state reason: `01/12/26 00:03:00` (day/month/year, UTC).
+fn datapoint_time(ms: i64) -> String {
+    let f = time::macros::format_description!(
+        "[day]/[month]/[year repr:last_two] [hour]:[minute]:[second]"
+    );
+    utc(ms).format(&f).unwrap_or_default()
+}
+
+/// A time in `StateReasonData`: `2026-12-01T00:03:00.000+0000`.
+fn reason_data_time(ms: i64) -> String {
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
+    );
+    utc(ms).format(&f).unwrap_or_default()
 }
 
 /// What answers a request to the app.
@@ -323,16 +395,9 @@ impl World {
                 }
             }
             Timer::Alarm => {
-                let reason = "Threshold Crossed: 3 out of the last 3 datapoints were greater than the threshold (5.0). The most recent datapoints which crossed the threshold: [12.5 (HTTPCode_Target_5XX_Count)].".to_string();
-                self.alarms.insert(
-                    ALARM.into(),
-                    Alarm {
-                        name: ALARM.into(),
-                        state: "ALARM",
-                        reason,
-                        updated_at: at,
-                    },
-                );
+                let configured_at = self.alarms.get(ALARM).map_or(at, |a| a.configured_at);
+                self.alarms
+                    .insert(ALARM.into(), Alarm::breached(ALARM, configured_at, at));
                 history::alarm_triggered(self, &shift.ecs_id, ALARM, at);
                 self.event(at, "alarm", ALARM.to_string());
                 if shift.strategy.alarms_rollback {

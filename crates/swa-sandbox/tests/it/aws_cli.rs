@@ -19,8 +19,8 @@ fn aws_bin() -> PathBuf {
     bin
 }
 
-fn aws(sandbox: &swa_sandbox::Sandbox, args: &[&str]) -> Value {
-    let out = Command::new(aws_bin())
+fn run(sandbox: &swa_sandbox::Sandbox, args: &[&str]) -> std::process::Output {
+    Command::new(aws_bin())
         .args(args)
         .args([
             "--endpoint-url",
@@ -38,7 +38,18 @@ fn aws(sandbox: &swa_sandbox::Sandbox, args: &[&str]) -> Value {
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// What awscli prints on stderr for a call that fails.
+fn aws_error(sandbox: &swa_sandbox::Sandbox, args: &[&str]) -> String {
+    let out = run(sandbox, args);
+    assert!(!out.status.success(), "aws {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+fn aws(sandbox: &swa_sandbox::Sandbox, args: &[&str]) -> Value {
+    let out = run(sandbox, args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -654,4 +665,86 @@ fn awscli_continues_a_blue_green_deployment_paused_at_test_traffic() {
     let d = aws(&sandbox, &describe)["serviceDeployments"][0].clone();
     assert_eq!(d["lifecycleHookDetails"][0]["status"], "SUCCEEDED");
     assert_ne!(d["lifecycleStage"], "POST_TEST_TRAFFIC_SHIFT");
+}
+
+#[test]
+fn awscli_reads_the_5xx_alarm_over_json() {
+    let sandbox = start("canary-alarm", 60.0);
+    let describe = [
+        "cloudwatch",
+        "describe-alarms",
+        "--alarm-names",
+        "startupwebapp-api-5xx",
+    ];
+    let ok = aws(&sandbox, &describe);
+    assert_eq!(ok["CompositeAlarms"], serde_json::json!([]));
+    let alarm = &ok["MetricAlarms"][0];
+    assert_eq!(alarm["AlarmName"], "startupwebapp-api-5xx");
+    assert_eq!(alarm["StateValue"], "OK");
+    assert_eq!(alarm["MetricName"], "HTTPCode_Target_5XX_Count");
+    assert_eq!(alarm["Namespace"], "AWS/ApplicationELB");
+    assert_eq!(alarm["Statistic"], "Sum");
+    assert_eq!(alarm["Period"], 60);
+    assert_eq!(alarm["Threshold"], 5.0);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(
+        alarm["Dimensions"],
+        serde_json::json!([
+            {"Name": "LoadBalancer", "Value": "app/startupwebapp-alb/0fedcba987654321"},
+            {"Name": "TargetGroup", "Value": "targetgroup/startupwebapp-tg/0123456789abcdef"}
+        ])
+    );
+    // Timestamps are epoch seconds, as botocore parses them.
+    let ok_at = alarm["StateUpdatedTimestamp"].as_f64().unwrap();
+    assert!(ok_at > 1.6e9, "{ok_at}");
+
+    // The scenario's alarm, breached a minute later on the virtual clock.
+    let at = sandbox.with_world(|w| {
+        let at = w.clock.now() + 60_000;
+        let alarm = swa_sandbox::world::Alarm::breached("startupwebapp-api-5xx", at, at);
+        w.alarms.insert(alarm.name.clone(), alarm);
+        at
+    });
+    let fired = aws(
+        &sandbox,
+        &[&describe[..], &["--state-value", "ALARM"]].concat(),
+    );
+    let alarm = &fired["MetricAlarms"][0];
+    assert_eq!(alarm["StateValue"], "ALARM");
+    let reason = alarm["StateReason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("Threshold Crossed: 1 out of the last 1 datapoints [12.0 (")
+            && reason.ends_with(")] was greater than the threshold (5.0) (minimum 1 datapoint for OK -> ALARM transition)."),
+        "{reason}"
+    );
+    let data: Value = serde_json::from_str(alarm["StateReasonData"].as_str().unwrap()).unwrap();
+    assert_eq!(data["recentDatapoints"][0], 12.0);
+    assert_eq!(
+        alarm["StateUpdatedTimestamp"].as_f64().unwrap(),
+        at as f64 / 1000.0
+    );
+    assert!(at as f64 / 1000.0 > ok_at);
+
+    let error = aws_error(
+        &sandbox,
+        &["cloudwatch", "describe-alarms", "--state-value", "FIRING"],
+    );
+    assert_eq!(
+        error,
+        "An error occurred (ValidationError) when calling the DescribeAlarms operation: 1 validation error detected: Value 'FIRING' at 'stateValue' failed to satisfy constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]"
+    );
+    let calls: Vec<_> = sandbox
+        .calls()
+        .into_iter()
+        .filter(|c| c.service == "cloudwatch")
+        .map(|c| (c.operation, c.status))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("DescribeAlarms".to_string(), 200),
+            ("DescribeAlarms".to_string(), 200),
+            ("DescribeAlarms".to_string(), 400)
+        ]
+    );
 }

@@ -4,6 +4,7 @@
 
 mod aws_cli;
 mod binary;
+mod cloudwatch;
 mod control;
 mod ecs_rollout;
 mod errors;

@@ -45,7 +45,7 @@ async fn deploy(ecs: &swa_aws::ecs::Client) -> String {
 
 /// Deploys release 4, waits for the PAUSE hook after test traffic and continues it; the service
 /// deployment.
-async fn deploy_and_continue(ecs: &swa_aws::ecs::Client) -> String {
+pub async fn deploy_and_continue(ecs: &swa_aws::ecs::Client) -> String {
     let arn = deploy(ecs).await;
     until(ecs, &arn, |d| paused(d).is_some()).await;
     continue_hook(ecs, &arn).await;
@@ -53,7 +53,7 @@ async fn deploy_and_continue(ecs: &swa_aws::ecs::Client) -> String {
 }
 
 /// Waits until the service deployment `arn` satisfies `check`.
-async fn until(
+pub async fn until(
     ecs: &swa_aws::ecs::Client,
     arn: &str,
     check: impl Fn(&ServiceDeployment) -> bool,
@@ -66,7 +66,7 @@ async fn until(
     .await
 }
 
-fn status(d: &ServiceDeployment) -> &str {
+pub fn status(d: &ServiceDeployment) -> &str {
     d.status().map_or("", |s| s.as_str())
 }
 
