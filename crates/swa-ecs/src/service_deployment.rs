@@ -78,6 +78,8 @@ pub struct ServiceDeploymentState {
     pub target_revision: Option<String>,
     /// The revision a rollback goes back to, once there is one.
     pub rollback_revision: Option<String>,
+    /// The CloudWatch alarms that went into ALARM and set off a rollback.
+    pub alarms: Vec<String>,
 }
 
 impl ServiceDeploymentState {
@@ -116,6 +118,10 @@ impl ServiceDeploymentState {
                 .rollback()
                 .and_then(|r| r.service_revision_arn())
                 .map(str::to_string),
+            alarms: sd
+                .alarms()
+                .map(|a| a.triggered_alarm_names().to_vec())
+                .unwrap_or_default(),
         }
     }
 

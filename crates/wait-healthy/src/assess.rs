@@ -686,3 +686,23 @@ pub fn plural(n: usize) -> &'static str {
 
 #[cfg(test)]
 mod tests;
+
+/// "Alarm A (M) is ALARM: REASON": a CloudWatch alarm, what it watches and why it is in its
+/// state, in CloudWatch's words.
+pub fn alarm_text(alarm: &swa_aws::AlarmState) -> String {
+    let metric = alarm
+        .metric
+        .as_deref()
+        .map(|m| format!(" ({})", Foreign(m)))
+        .unwrap_or_default();
+    let reason = alarm
+        .reason
+        .as_deref()
+        .map(|r| format!(": {}", Foreign(r)))
+        .unwrap_or_default();
+    format!(
+        "Alarm {}{metric} is {}{reason}",
+        Foreign(&alarm.name),
+        Foreign(&alarm.state)
+    )
+}

@@ -199,6 +199,7 @@ pub async fn run(args: Args, gha: Gha) -> Result<(), ActionError> {
     let aws = Aws::load(gha.env()).await;
     let clients = Clients {
         ecs: aws.ecs(),
+        cloudwatch: aws.cloudwatch(),
         elbv2: aws.elbv2(),
         logs: aws.logs(),
     };

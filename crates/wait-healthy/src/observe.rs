@@ -123,6 +123,11 @@ impl Observer {
         swa_ecs::describe_service_deployment(&self.clients.ecs, arn).await
     }
 
+    /// The CloudWatch alarms named (one DescribeAlarms; not an ECS call).
+    pub async fn alarms(&self, names: &[String]) -> Result<Vec<swa_aws::AlarmState>, String> {
+        swa_aws::describe_alarms(&self.clients.cloudwatch, names).await
+    }
+
     /// StopServiceDeployment ROLLBACK of `arn`.
     pub async fn stop_service_deployment(&mut self, arn: &str) -> Result<(), String> {
         self.pacer.spent(1);

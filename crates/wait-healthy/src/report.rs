@@ -66,6 +66,13 @@ impl Report {
         ));
     }
 
+    pub fn alarms_failed(&self, error: &str) {
+        self.gha.warning(format!(
+            "The alarms that rolled the deployment back cannot be read (the role needs cloudwatch:DescribeAlarms): {}",
+            Foreign(error)
+        ));
+    }
+
     pub fn phase(&self, name: &str, at: Duration) {
         self.gha.info(format!("[{}] {name}", format_duration(at)));
     }
@@ -267,6 +274,8 @@ pub struct Wait<'a> {
     pub last_error: Option<&'a str>,
     /// The followed service deployment, as last described.
     pub followed: Option<&'a Followed>,
+    /// The alarms that set off its rollback, as CloudWatch describes them.
+    pub alarms: &'a [swa_aws::AlarmState],
 }
 
 fn summary(wait: &Wait) -> String {
@@ -351,6 +360,9 @@ fn summary(wait: &Wait) -> String {
         if let Some(paused) = &followed.paused {
             row("Waiting at", md::text(&paused.describe()));
         }
+    }
+    for alarm in wait.alarms {
+        row("Alarm", md::text(&crate::assess::alarm_text(alarm)));
     }
     row("Failed tasks", wait.progress.failed_tasks.to_string());
     if let Some((attempts, failures)) = wait.probes {

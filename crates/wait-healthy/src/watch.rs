@@ -90,6 +90,7 @@ pub struct Checked {
 
 pub struct Clients {
     pub ecs: ecs::Client,
+    pub cloudwatch: swa_aws::cloudwatch::Client,
     pub elbv2: elbv2::Client,
     pub logs: logs::Client,
 }
@@ -634,6 +635,35 @@ impl Watch {
                 }
             }
         }
+        // The alarms that rolled it back, as CloudWatch tells them: the metric and the reason.
+        let alarms = match (&self.followed, outcome.verdict) {
+            (Some(followed), Verdict::RolledBack | Verdict::Failed)
+                if !followed.alarms.is_empty() =>
+            {
+                let names = followed.alarms.clone();
+                match self.observer.alarms(&names).await {
+                    Ok(alarms) => alarms,
+                    Err(error) => {
+                        self.report.alarms_failed(&error);
+                        Vec::new()
+                    }
+                }
+            }
+            _ => Vec::new(),
+        };
+        if !alarms.is_empty() {
+            let said: Vec<String> = alarms.iter().map(assess::alarm_text).collect();
+            outcome.message = format!(
+                "{}{} {}",
+                outcome.message,
+                if outcome.message.ends_with('.') {
+                    ""
+                } else {
+                    "."
+                },
+                said.join(" ")
+            );
+        }
         let failed = self.failed_tasks();
         let probed = self.prober.as_ref().map(|p| p.latest());
         self.definition().await;
@@ -655,6 +685,7 @@ impl Watch {
             events: &self.shown_events,
             last_error: self.last_error.as_deref(),
             followed: self.followed.as_ref(),
+            alarms: &alarms,
         };
         self.report
             .outputs(&wait, probed.as_ref().map(|p| p.failures).unwrap_or(0))?;

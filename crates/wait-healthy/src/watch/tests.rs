@@ -4,6 +4,7 @@ use aws_sdk_cloudwatchlogs as logs;
 use aws_sdk_ecs as ecs;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use ecs::types::{Deployment, DesiredStatus, Service, Task, TaskDefinition};
+use swa_aws::cloudwatch;
 use swa_gha::{ActionError, Gha};
 
 use super::*;
@@ -200,6 +201,7 @@ struct Fixture {
     ecs: Vec<Rule>,
     elbv2: Vec<Rule>,
     logs: Vec<Rule>,
+    cloudwatch: Vec<Rule>,
     max_failed_tasks: u32,
 }
 
@@ -265,6 +267,7 @@ impl Fixture {
             ],
             elbv2: vec![targets],
             logs: vec![logs],
+            cloudwatch: Vec::new(),
             max_failed_tasks: 3,
         }
     }
@@ -307,6 +310,7 @@ impl Fixture {
     ) -> (Result<(), ActionError>, String, u32) {
         let clients = Clients {
             ecs: client!(ecs, &self.ecs),
+            cloudwatch: client!(cloudwatch, &self.cloudwatch),
             elbv2: client!(elbv2, &self.elbv2),
             logs: client!(logs, &self.logs),
         };

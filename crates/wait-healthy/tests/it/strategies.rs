@@ -96,8 +96,18 @@ fn a_canary_alarm_rolls_back_and_the_error_names_the_alarm() {
     assert_eq!(run.code, 1, "{}", run.log);
     assert_eq!(run.outputs["result"], "rolled-back");
     assert_eq!(run.outputs["production-weight"], "0");
-    snapshots(|| {
-        insta::assert_snapshot!(cause(&run), @"Service deployment ROLLBACK_IN_PROGRESS: alarm startupwebapp-api-5xx went into ALARM.");
+    // CloudWatch's account of the alarm: what it watches, and why it fired (on the sandbox's clock).
+    let alarm: Vec<String> = run
+        .errors()
+        .iter()
+        .filter_map(|e| e.split(". ").find(|s| s.starts_with("Alarm ")))
+        .map(String::from)
+        .collect();
+    let mut settings = swa_testing::snapshot_settings();
+    settings.add_filter(r"\d\d/\d\d/\d\d \d\d:\d\d:\d\d", "[TIME]");
+    settings.bind(|| {
+        insta::assert_snapshot!(cause(&run), @"Service deployment ROLLBACK_IN_PROGRESS: alarm startupwebapp-api-5xx went into ALARM");
+        insta::assert_snapshot!(alarm.join("\n"), @"Alarm startupwebapp-api-5xx (HTTPCode_Target_5XX_Count (AWS/ApplicationELB, Sum over 60 s) > 5) is ALARM: Threshold Crossed: 1 out of the last 1 datapoints [12.0 ([TIME])] was greater than the threshold (5.0) (minimum 1 datapoint for OK -> ALARM transition).");
     });
 }
 

@@ -3,6 +3,8 @@
 
 use super::*;
 use aws_smithy_types::DateTime;
+use cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+use cloudwatch::types::{ComparisonOperator, MetricAlarm, StateValue, Statistic};
 use ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
 use ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput;
 use ecs::types::{
@@ -243,6 +245,29 @@ async fn an_alarm_in_the_canary_bake_is_a_rollback_that_names_the_alarm() {
         .repeatedly()
         .build();
     let mut fixture = Fixture::new(in_flight(DeploymentStrategy::Canary)).following(describe);
+    // CloudWatch says what the alarm watches and why it fired; the names come from the service
+    // deployment's triggered alarms.
+    fixture.cloudwatch = vec![
+        mock!(cloudwatch::Client::describe_alarms)
+            .match_requests(|r| r.alarm_names() == ["startupwebapp-5xx"])
+            .then_output(|| {
+                DescribeAlarmsOutput::builder()
+                    .metric_alarms(
+                        MetricAlarm::builder()
+                            .alarm_name("startupwebapp-5xx")
+                            .state_value(StateValue::Alarm)
+                            .state_reason("Threshold Crossed: 1 out of the last 1 datapoints [12.0 (01/12/26 00:03:00)] was greater than the threshold (5.0) (minimum 1 datapoint for OK -> ALARM transition).")
+                            .metric_name("HTTPCode_Target_5XX_Count")
+                            .namespace("AWS/ApplicationELB")
+                            .statistic(Statistic::Sum)
+                            .period(60)
+                            .threshold(5.0)
+                            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+                            .build(),
+                    )
+                    .build()
+            }),
+    ];
     // No task failed: the alarm alone says the canary is bad.
     fixture.ecs[3] = mock!(ecs::Client::list_tasks)
         .match_requests(|r| r.desired_status() == Some(&DesiredStatus::Stopped))
@@ -251,7 +276,7 @@ async fn an_alarm_in_the_canary_bake_is_a_rollback_that_names_the_alarm() {
     let err = result.expect_err("rolled back");
     assert_eq!(err.kind(), swa_gha::ExitKind::Failed);
     snapshots().bind(|| {
-        insta::assert_snapshot!(err.to_string(), @"deployment ecs-svc/[ID] (startupwebapp-service-task:4) failed and ECS is rolling back to startupwebapp-service-task:3: alarm startupwebapp-5xx went into ALARM");
+        insta::assert_snapshot!(err.to_string(), @"deployment ecs-svc/[ID] (startupwebapp-service-task:4) failed and ECS is rolling back to startupwebapp-service-task:3: alarm startupwebapp-5xx went into ALARM. Alarm startupwebapp-5xx (HTTPCode_Target_5XX_Count (AWS/ApplicationELB, Sum over 60 s) > 5) is ALARM: Threshold Crossed: 1 out of the last 1 datapoints [12.0 (01/12/26 00:03:00)] was greater than the threshold (5.0) (minimum 1 datapoint for OK -> ALARM transition).");
         insta::assert_snapshot!(log, @r#"
             Watching deployment ecs-svc/[ID] of startupwebapp-service (startupwebapp-service-task:4, replacing startupwebapp-service-task:3) until complete
             Following service deployment arn:aws:ecs:us-east-1:123456789012:service-deployment/startupwebapp-cluster/startupwebapp-service/sd4 (strategy CANARY)
