@@ -374,21 +374,25 @@ fn hook_answers(sandbox: &Sandbox) -> Vec<String> {
         .collect()
 }
 
-/// The push deploy against a sandbox of `scenario`, the caller passing its test listener as
-/// TEST_URL.
-fn deploy_with_test_listener(e2e: &E2e, scenario: &str) -> Result<(Sandbox, Act)> {
+/// The push deploy `name` against a sandbox of `scenario`, the caller passing its test listener
+/// as TEST_URL, and `extra` act arguments.
+fn deploy_with_test_listener(
+    e2e: &E2e,
+    scenario: &str,
+    name: &str,
+    extra: &[&str],
+) -> Result<(Sandbox, Act)> {
     let sandbox = e2e.sandbox(scenario)?;
     let frontend_url = format!("FRONTEND_URL={}", sandbox.app_url());
     let test_url = format!("TEST_URL={}", sandbox.test_url());
-    let vars = ["--var", &frontend_url, "--var", &test_url];
-    let name = format!("deploy-{scenario}");
-    let deploy = deploy_on_push(e2e, &sandbox, &name, &e2e.app, &vars)?;
+    let vars = [&["--var", &frontend_url, "--var", &test_url], extra].concat();
+    let deploy = deploy_on_push(e2e, &sandbox, name, &e2e.app, &vars)?;
     Ok((sandbox, deploy))
 }
 
 pub fn blue_green(e2e: &E2e) -> Result<()> {
     say("blue-green: smoke-tested on the test listener, then continued to production traffic");
-    let (sandbox, deploy) = deploy_with_test_listener(e2e, "blue-green")?;
+    let (sandbox, deploy) = deploy_with_test_listener(e2e, "blue-green", "deploy-blue-green", &[])?;
     deploy.succeeded("the blue/green deploy failed")?;
     deploy.expect(
         "Success - Main Smoke test on test traffic",
@@ -411,7 +415,12 @@ pub fn blue_green(e2e: &E2e) -> Result<()> {
     );
 
     say("blue-green-test-fails: the gate rolls back before production traffic moves");
-    let (sandbox, deploy) = deploy_with_test_listener(e2e, "blue-green-test-fails")?;
+    let (sandbox, deploy) = deploy_with_test_listener(
+        e2e,
+        "blue-green-test-fails",
+        "deploy-blue-green-test-fails",
+        &[],
+    )?;
     deploy.failed("a deploy failing on the test listener succeeded")?;
     deploy.expect(
         "Rolled back on test traffic",
@@ -439,18 +448,12 @@ pub fn blue_green(e2e: &E2e) -> Result<()> {
     check_record(&sandbox, "deploy", "in_progress,failure", &[])?;
 
     say("blue-green in the bake: the verification fails, the rollback job rolls back in flight");
-    let sandbox = e2e.sandbox("blue-green,production-login-broken,long-bake")?;
-    let frontend_url = format!("FRONTEND_URL={}", sandbox.app_url());
-    let test_url = format!("TEST_URL={}", sandbox.test_url());
-    let vars = [
-        "--var",
-        &frontend_url,
-        "--var",
-        &test_url,
-        "--var",
-        "DEPLOY_WAIT_UNTIL=serving",
-    ];
-    let deploy = deploy_on_push(e2e, &sandbox, "deploy-bake-fails", &e2e.app, &vars)?;
+    let (sandbox, deploy) = deploy_with_test_listener(
+        e2e,
+        "blue-green,production-login-broken,long-bake",
+        "deploy-bake-fails",
+        &["--var", "DEPLOY_WAIT_UNTIL=serving"],
+    )?;
     deploy.failed("a deploy with a broken login succeeded")?;
     deploy.expect(
         "Success - Main Smoke test on test traffic",
@@ -491,11 +494,12 @@ pub fn blue_green(e2e: &E2e) -> Result<()> {
     say(
         "blue-green after the bake: the verification fails, the rollback job redeploys through the hook",
     );
-    let sandbox = e2e.sandbox("blue-green,production-login-broken")?;
-    let frontend_url = format!("FRONTEND_URL={}", sandbox.app_url());
-    let test_url = format!("TEST_URL={}", sandbox.test_url());
-    let vars = ["--var", &frontend_url, "--var", &test_url];
-    let deploy = deploy_on_push(e2e, &sandbox, "deploy-verify-fails", &e2e.app, &vars)?;
+    let (sandbox, deploy) = deploy_with_test_listener(
+        e2e,
+        "blue-green,production-login-broken",
+        "deploy-verify-fails",
+        &[],
+    )?;
     deploy.failed("a deploy with a broken login succeeded")?;
     deploy.expect(
         "Failure - Main The plan's checks",

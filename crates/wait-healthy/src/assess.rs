@@ -64,6 +64,15 @@ impl Outcome {
         }
     }
 
+    /// Adds a sentence to the message, after a full stop.
+    pub fn add(&mut self, sentence: &str) {
+        if !self.message.ends_with('.') {
+            self.message.push('.');
+        }
+        self.message.push(' ');
+        self.message.push_str(sentence);
+    }
+
     pub fn cancelled(signal: &str) -> Outcome {
         Outcome::new(
             Verdict::Failed,

@@ -623,15 +623,7 @@ impl Watch {
                         Some((task.task_id.as_str(), seen))
                     });
                     let cause = assess::first_failure(stopped, log, target, checks.first());
-                    outcome.message = format!(
-                        "{}{} {cause}",
-                        outcome.message,
-                        if outcome.message.ends_with('.') {
-                            ""
-                        } else {
-                            "."
-                        }
-                    );
+                    outcome.add(&cause);
                 }
             }
         }
@@ -651,18 +643,8 @@ impl Watch {
             }
             _ => Vec::new(),
         };
-        if !alarms.is_empty() {
-            let said: Vec<String> = alarms.iter().map(assess::alarm_text).collect();
-            outcome.message = format!(
-                "{}{} {}",
-                outcome.message,
-                if outcome.message.ends_with('.') {
-                    ""
-                } else {
-                    "."
-                },
-                said.join(" ")
-            );
+        for alarm in &alarms {
+            outcome.add(&assess::alarm_text(alarm));
         }
         let failed = self.failed_tasks();
         let probed = self.prober.as_ref().map(|p| p.latest());

@@ -240,7 +240,7 @@ fn exec_refuses_bad_arguments_with_exit_code_2() {
 
     let (code, _, stderr) = exec(&["--scenario", "crash-loop,typo", "--", "true"]);
     assert_eq!(code, Some(2));
-    insta::assert_snapshot!(stderr, @"swa-sandbox: cannot start: unknown scenario `typo`; known: healthy, crash-loop, unhealthy-targets, slow-start, migration-fails, destructive-migration, image-missing, no-capacity, throttling, server-errors, github-flaky, frontend-fails-once, migration-no-start, login-broken, database-down, blue-green, blue-green-test-fails, canary-alarm, linear, hook-fails");
+    insta::assert_snapshot!(stderr, @"swa-sandbox: cannot start: unknown scenario `typo`; known: healthy, crash-loop, unhealthy-targets, slow-start, migration-fails, destructive-migration, image-missing, no-capacity, throttling, server-errors, github-flaky, frontend-fails-once, migration-no-start, login-broken, production-login-broken, database-down, blue-green, blue-green-test-fails, canary-alarm, linear, hook-fails, long-bake");
 
     let (code, _, stderr) = exec(&["--clock", "0", "--", "true"]);
     assert_eq!(code, Some(2));
