@@ -250,17 +250,33 @@ pub fn crash_loop(e2e: &E2e) -> Result<()> {
         &job_succeeded("Roll back"),
         "the deploy's rollback job did not succeed",
     )?;
-    deploy.expect(
-        "Success - Main Wait until the rollback is healthy",
-        "the rollback was not confirmed healthy",
-    )?;
-    // ECS's circuit breaker has put revision 3 back already: the rollback job finds nothing to
-    // do.
-    deploy.expect(
-        r"already runs this task definition \(startupwebapp-service-task:3\)",
-        "the rollback job did not find revision 3 running",
-    )?;
+    // ECS's circuit breaker puts revision 3 back itself: the rollback job waits for that
+    // rollback while it is in flight, or, once it is over, finds revision 3 running. Nothing is
+    // deployed again either way.
+    if deploy
+        .matches("Rolled back: service deployment .* is ROLLBACK_SUCCESSFUL")?
+        .is_none()
+    {
+        deploy.expect(
+            "Nothing to roll back: service deployment .* is ROLLBACK_SUCCESSFUL, not in flight",
+            "the rollback job did not find ECS's rollback over",
+        )?;
+        deploy.expect(
+            "Success - Main Wait until the rollback is healthy",
+            "the rollback was not confirmed healthy",
+        )?;
+        deploy.expect(
+            r"already runs this task definition \(startupwebapp-service-task:3\)",
+            "the rollback job did not find revision 3 running",
+        )?;
+    }
     count(&sandbox, "UpdateService", 1, "the crash-loop deploy")?;
+    count(
+        &sandbox,
+        "StopServiceDeployment",
+        0,
+        "ECS rolled back on its own",
+    )?;
     count(&sandbox, "dispatches", 0, "a failed rollout")?;
     check_record(&sandbox, "deploy", "in_progress,failure", &[])?;
     check_record(&sandbox, "rollback", "in_progress,success", &[])?;

@@ -267,7 +267,8 @@ impl E2e {
 }
 
 impl Act {
-    fn matches(&self, pattern: &str) -> Result<Option<Regex>> {
+    /// Some line of the log matches the regex `pattern`: the regex.
+    pub fn matches(&self, pattern: &str) -> Result<Option<Regex>> {
         let re = RegexBuilder::new(pattern).multi_line(true).build()?;
         Ok(re.is_match(&self.log).then_some(re))
     }
